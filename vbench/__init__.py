@@ -1,0 +1,20 @@
+"""vbench: a benchmark harness and a faithful model zoo for efficient video recognition."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("vbench")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.1.0"
+
+from vbench.models import create_model, list_models, load_checkpoint, model_info  # noqa: E402
+
+
+def profile(*args, **kwargs):
+    """Measure models; see ``vbench.profiling.profile``."""
+    from vbench.profiling.runner import profile as _profile
+
+    return _profile(*args, **kwargs)
+
+
+__all__ = ["__version__", "create_model", "list_models", "load_checkpoint", "model_info", "profile"]

@@ -1,0 +1,64 @@
+"""The Typer app and what every command shares: one-line errors, consoles, version."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from vbench.errors import VbenchError
+
+app = typer.Typer(
+    name="vbench",
+    help="Benchmark and model zoo for efficient video recognition: profile, evaluate, train, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+out = Console()  # results (tables, JSON)
+err = Console(stderr=True)  # progress, notes and errors
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a user's mistake (VbenchError) into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+        try:
+            return command(*args, **kwargs)
+        except VbenchError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: every finished record is saved; run again with --resume to continue")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        import vbench
+
+        print(f"vbench {vbench.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Benchmark and model zoo for efficient video recognition.
+
+    Example: vbench profile --all
+    """
+
+
+def main() -> None:
+    app(prog_name="vbench")

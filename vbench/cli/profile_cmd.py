@@ -1,0 +1,98 @@
+"""``vbench profile``: params, GFLOPs, latency, throughput and peak memory of models."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vbench.cli.app import app, err, out, user_errors
+from vbench.errors import VbenchError
+
+EXAMPLES = """Examples:
+
+  vbench profile --all
+
+  vbench profile -m tea_r50 -m tsm_r50 --frames 16 --device cuda --precision fp16
+
+  vbench profile -m tsm_r50 --depth 18 --batch-size 1 --batch-size 8 --metrics params,flops
+"""
+
+
+@app.command("profile", epilog=EXAMPLES)
+@user_errors
+def profile_command(
+    model: list[str] = typer.Option(None, "--model", "-m", help="Model to profile (repeatable)."),
+    all_models: bool = typer.Option(False, "--all", help="Profile every model of the zoo."),
+    frames: int = typer.Option(None, "--frames", help="Frames per clip (default: each model's own)."),
+    size: str = typer.Option(None, "--size", help="Input size: 224 or HxW such as 256x128 (default: model's)."),
+    batch_size: list[int] = typer.Option([1], "--batch-size", "-b", help="Batch size (repeat for a sweep)."),
+    num_classes: int = typer.Option(None, "--num-classes", help="Classes of the head (default: model's)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (auto falls back to the CPU)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or bf16 (autocast)."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last memory format."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model before timing."),
+    depth: int = typer.Option(None, "--depth", help="ResNet depth (18/34/50/101) where a model allows it."),
+    metrics: str = typer.Option("params,flops,latency,memory", "--metrics", help="Any subset, comma-separated."),
+    peak: bool = typer.Option(False, "--peak", help="Also measure the device's matmul peak and the fraction reached."),
+    time_budget: float = typer.Option(10.0, "--time-budget", help="Seconds at most per latency measurement."),
+    out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for profile.json/.csv/.md."),
+    resume: bool = typer.Option(False, "--resume", help="Skip the records already in --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list on stdout, nothing else."),
+) -> None:
+    """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
+    from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names
+    from vbench.profiling.tables import profile_rows
+
+    if not model and not all_models:
+        raise VbenchError("name the models to profile with -m NAME (repeatable), or use --all")
+    if model and all_models:
+        raise VbenchError("give either -m NAME or --all, not both")
+    settings = ProfileSettings(
+        frames=frames, size=parse_size(size), batch_sizes=tuple(batch_size), num_classes=num_classes,
+        device=device, precision=precision, channels_last=channels_last, compile=compile_model, depth=depth,
+        metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()), peak=peak, time_budget_s=time_budget,
+    )
+    settings.validate()
+    from vbench.profiling.device import resolve_device
+
+    _, note = resolve_device(device)
+    if note:
+        err.print(f"[yellow]note:[/] {note}")
+    names = resolve_model_names(model or None, depth)
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=as_json) as progress:
+        task = progress.add_task("profiling", total=len(names) * len(settings.batch_sizes))
+
+        def on_start(name: str, pending: int) -> None:
+            progress.update(task, description=f"profiling {name}")
+
+        def on_record(record: dict) -> None:
+            progress.advance(task)
+            if record["status"] != "ok":
+                progress.console.print(f"[red]failed[/] {record['model']}: {record['error']}", highlight=False)
+
+        records = profile(names, settings, out_dir=out_dir, resume=resume, on_start=on_start, on_record=on_record)
+    if as_json:
+        print(json.dumps(records, indent=1))
+    else:
+        columns, rows = profile_rows(records)
+        shown = [i for i, c in enumerate(columns) if c not in ("Device", "Precision")]
+        devices = sorted({f"{r.get('device_name') or r['device']}, {r['precision']}" for r in records})
+        table = Table(title=f"vbench profile on {'; '.join(devices)}", title_justify="left",
+                      caption="GFLOPs = multiply-accumulates per view (fvcore + vbench handles, BN included). "
+                              "Latency: median (IQR) per batch.")
+        for i in shown:
+            table.add_column(columns[i], no_wrap=i == 0, overflow="fold")
+        for row in rows:
+            table.add_row(*(row[i] for i in shown))
+        out.print(table)
+        err.print(f"{len(records)} records in {time.perf_counter() - started:.0f} s; written to "
+                  f"{out_dir}/profile.json, .csv and .md")
+    if any(r["status"] != "ok" for r in records):
+        raise typer.Exit(1)

@@ -1,0 +1,302 @@
+"""``vbench.profile``: measure models under one set of settings and record each result.
+
+For every model: build it, count params and GFLOPs (MACs, per view, batch 1), then for
+every batch size time the forward pass and measure its peak memory. Each finished
+record is written at once (``RecordStore``), so a killed run keeps what it measured and
+``resume=True`` skips it. A model that fails to build or run becomes a ``failed`` record
+with its reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vbench.environment import provenance
+from vbench.errors import VbenchError
+from vbench.models.registry import create_model, list_models, model_info, resolve_depth
+from vbench.profiling.device import device_name, resolve_device, resolve_precision, synchronize
+from vbench.profiling.flops import count_flops
+from vbench.profiling.params import count_params
+from vbench.results import RecordStore
+
+METRICS = ("params", "flops", "latency", "memory")
+RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", "precision",
+              "channels_last", "compile")
+FLOPS_CONVENTION = ("GFLOPs = multiply-accumulates (fvcore + vbench handles), per view (one clip, batch 1), "
+                    "BatchNorm included; elementwise ops counted apart")
+
+
+@dataclass
+class ProfileSettings:
+    """One setting for every model; ``None`` means each model's own default."""
+
+    frames: int | None = None
+    size: tuple[int, int] | None = None
+    batch_sizes: tuple[int, ...] = (1,)
+    num_classes: int | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    depth: int | None = None
+    metrics: tuple[str, ...] = METRICS
+    peak: bool = False
+    time_budget_s: float = 10.0
+    warmup: int = 3
+    notes: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        unknown = set(self.metrics) - set(METRICS)
+        if unknown:
+            raise VbenchError(f"unknown metric(s) {', '.join(sorted(unknown))}: choose from {', '.join(METRICS)}")
+        if self.frames is not None and self.frames < 1:
+            raise VbenchError(f"--frames must be a positive number, got {self.frames}")
+        if self.size is not None and min(self.size) < 1:
+            raise VbenchError(f"--size must be positive, got {self.size[0]}x{self.size[1]}")
+        if not self.batch_sizes or min(self.batch_sizes) < 1:
+            raise VbenchError(f"--batch-size must be positive, got {list(self.batch_sizes)}")
+        if self.num_classes is not None and self.num_classes < 1:
+            raise VbenchError(f"--num-classes must be positive, got {self.num_classes}")
+        resolve_precision(self.precision)
+
+
+def parse_size(text: str | int | None) -> tuple[int, int] | None:
+    """``224`` or ``"224"`` -> (224, 224); ``"256x128"`` -> (256, 128) (H x W)."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int):
+        return (text, text)
+    parts = str(text).lower().replace("*", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise VbenchError(f"bad size '{text}': give one number (224) or HxW (256x128)") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) < 1:
+        raise VbenchError(f"bad size '{text}': give one positive number (224) or HxW (256x128)")
+    return values[0], values[1]
+
+
+def measurement_request(name: str, settings: ProfileSettings, batch: int, device: torch.device) -> dict:
+    """A JSON-able description of one measurement (the CPU memory probe rebuilds from it)."""
+    info = model_info(name)
+    size = settings.size or info.size
+    frames = (settings.frames or info.frames) if info.input == "video" else None
+    return {
+        "model": name, "frames": frames, "size": [size[0], size[1]], "batch_size": batch,
+        "num_classes": settings.num_classes or info.num_classes, "device": device.type,
+        "precision": settings.precision, "channels_last": settings.channels_last,
+        "compile": settings.compile, "threads": torch.get_num_threads(),
+    }
+
+
+def _record_key(request: dict) -> dict:
+    """The fields of a record that identify it, from a measurement request."""
+    h, w = request["size"]
+    return {**{k: request[k] for k in RECORD_KEY if k != "size"}, "size": f"{h}x{w}"}
+
+
+def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    for p in model.parameters():
+        if p.dim() == 4:
+            p.data = p.data.contiguous(memory_format=torch.channels_last)
+        elif p.dim() == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+    return model
+
+
+def build_for_measurement(request: dict, device: torch.device, model: torch.nn.Module | None = None):
+    """Model (eval, on device), a random input batch, and ``run()`` doing one forward pass."""
+    if model is None:
+        model = create_model(request["model"], num_classes=request["num_classes"], num_frames=request["frames"])
+    model = model.eval().to(device)
+    if request["channels_last"]:
+        model = _channels_last(model)
+    runnable = torch.compile(model) if request.get("compile") else model
+    info = model_info(request["model"])
+    shape = info.input_shape(request["batch_size"], request["frames"], tuple(request["size"]))
+    inputs = torch.randn(shape, device=device)
+    dtype = resolve_precision(request["precision"])
+    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
+
+    def run():
+        with torch.inference_mode(), autocast():
+            out = runnable(inputs)
+        synchronize(device)
+        return out
+
+    return model, inputs, run
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
+
+
+class _ModelCosts:
+    """Params and FLOPs of one model at one input, counted once for all batch sizes."""
+
+    def __init__(self, model: torch.nn.Module, request: dict, metrics: Sequence[str]):
+        self.params_m = self.flops = None
+        if "params" in metrics:
+            self.params_m = count_params(model) / 1e6
+        if "flops" in metrics:
+            info = model_info(request["model"])
+            x = torch.randn(info.input_shape(1, request["frames"], tuple(request["size"])))
+            self.flops = count_flops(model.cpu().eval(), x)
+
+
+def _base_record(request: dict, settings: ProfileSettings, device: torch.device, notes: list[str]) -> dict:
+    info = model_info(request["model"])
+    h, w = request["size"]
+    return {
+        "model": request["model"], "method": info.method, "family": info.family, "input": info.input,
+        "frames": request["frames"], "size": f"{h}x{w}", "batch_size": request["batch_size"],
+        "num_classes": request["num_classes"], "depth": info.depth,
+        "input_shape": list(info.input_shape(request["batch_size"], request["frames"], (h, w))),
+        "params_m": None, "gflops": None, "gflops_without_bn": None, "gflops_by_op": None,
+        "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None,
+        "flops_convention": FLOPS_CONVENTION,
+        "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
+        "throughput": None, "achieved_gflops_per_s": None, "device_peak_gflops_per_s": None, "peak_fraction": None,
+        "peak_memory_mb": None, "memory_method": None,
+        "device": device.type, "device_name": device_name(device), "precision": request["precision"],
+        "channels_last": request["channels_last"], "compile": request["compile"],
+        "threads": torch.get_num_threads(), "reported_key": info.reported_key,
+        "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
+        **provenance(),
+    }
+
+
+def _fill_costs(record: dict, costs: _ModelCosts) -> None:
+    record["params_m"] = _round(costs.params_m, 4)
+    if costs.flops is not None:
+        f = costs.flops
+        record.update(
+            gflops=_round(f.gflops, 4), gflops_without_bn=_round(f.gflops_without_bn, 4),
+            gflops_by_op={k: round(v / 1e9, 6) for k, v in f.by_operator.items()},
+            elementwise_gops=_round(f.elementwise_ops / 1e9, 4),
+            gflops_dispatch=_round(f.dispatch_macs / 1e9, 4) if f.dispatch_macs is not None else None,
+            uncounted_ops=f.uncounted,
+        )
+
+
+def _measure_batch(record: dict, run: Callable[[], Any], request: dict, settings: ProfileSettings,
+                   device: torch.device) -> None:
+    from vbench.profiling.memory import cpu_peak_memory, cuda_peak_memory
+    from vbench.profiling.timing import measure_latency
+
+    if "latency" in settings.metrics:
+        latency = measure_latency(run, device, warmup=settings.warmup, budget_s=settings.time_budget_s)
+        batch = request["batch_size"]
+        record.update(latency_ms=_round(latency.median_ms, 3), latency_iqr_ms=_round(latency.iqr_ms, 3),
+                      latency_runs=latency.runs, timing_method=latency.method,
+                      throughput=_round(batch / (latency.median_ms / 1e3), 3))
+        if not latency.stable:
+            record["notes"].append("latency IQR above 10% of the median: a noisy machine or too short a budget")
+        if record["gflops"] is not None:
+            record["achieved_gflops_per_s"] = _round(record["gflops"] * batch / (latency.median_ms / 1e3), 2)
+        if settings.peak:
+            from vbench.profiling.peak import matmul_peak_gmacs
+
+            peak = matmul_peak_gmacs(device.type, resolve_precision(settings.precision))
+            record["device_peak_gflops_per_s"] = _round(peak, 2)
+            if record["achieved_gflops_per_s"] is not None:
+                record["peak_fraction"] = _round(record["achieved_gflops_per_s"] / peak, 4)
+    if "memory" in settings.metrics:
+        if device.type == "cuda":
+            memory = cuda_peak_memory(run, device)
+        else:
+            memory = cpu_peak_memory({**request, "compile": False})
+            if request["compile"]:
+                record["notes"].append("CPU memory measured on the eager model (no torch.compile)")
+        record.update(peak_memory_mb=_round(memory.mib, 1), memory_method=memory.method)
+
+
+def _failure(record: dict, error: BaseException) -> dict:
+    record["status"] = "failed"
+    if isinstance(error, VbenchError):
+        record["error"] = str(error)
+    else:
+        where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        origin = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+        record["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}{origin}"
+    return record
+
+
+def resolve_model_names(models: Sequence[str] | None, depth: int | None) -> list[str]:
+    """Registry names to profile: every model when ``models`` is empty, at ``depth`` where it applies."""
+    if not models:
+        names = list_models()
+        return [resolve_depth(n, depth) if depth and depth in model_info(n).depths else n for n in names]
+    return [resolve_depth(model_info(n).name, depth) for n in models]
+
+
+def profile(
+    models: Sequence[str] | None = None,
+    settings: ProfileSettings | None = None,
+    *,
+    out_dir: str | Path | None = "results",
+    resume: bool = False,
+    on_start: Callable[[str, int], None] | None = None,
+    on_record: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Profile ``models`` (all registered models when None) and return their records.
+
+    Records are saved to ``out_dir`` (``profile.json``/``.csv``/``.md``) as soon as each
+    is measured; pass ``out_dir=None`` to keep them in memory only.
+    """
+    from vbench.profiling.tables import profile_markdown
+
+    settings = settings or ProfileSettings()
+    settings.validate()
+    device, note = resolve_device(settings.device)
+    notes = settings.notes + ([note] if note else [])
+    names = resolve_model_names(models, settings.depth)
+    store = RecordStore(out_dir, "profile", RECORD_KEY, profile_markdown) if out_dir is not None else None
+    records = []
+    for name in names:
+        requests = [measurement_request(name, settings, b, device) for b in settings.batch_sizes]
+        pending = []
+        for request in requests:
+            done = store.get(_record_key(request)) if (store and resume) else None
+            if done is not None and done.get("status") == "ok":
+                records.append(done)
+                if on_record:
+                    on_record(done)
+            else:
+                pending.append(request)
+        if on_start:
+            on_start(name, len(pending))
+        if not pending:
+            continue
+        costs = model = None
+        for request in pending:
+            record = _base_record(request, settings, device, notes)
+            try:
+                if model is None:
+                    model = create_model(name, num_classes=request["num_classes"], num_frames=request["frames"])
+                    costs = _ModelCosts(model, request, settings.metrics)
+                _fill_costs(record, costs)
+                if {"latency", "memory"} & set(settings.metrics):
+                    _, _, run = build_for_measurement(request, device, model)
+                    _measure_batch(record, run, request, settings, device)
+            except Exception as error:  # recorded, and the run goes on
+                _failure(record, error)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+            if store is not None:
+                store.put(record)
+            records.append(record)
+            if on_record:
+                on_record(record)
+        del model
+    return records

@@ -1,0 +1,74 @@
+"""Latency: median and interquartile range of repeated runs after warm-up.
+
+On a GPU each run is bracketed by CUDA events and the stream is synchronised before the
+time is read. On the CPU, ``torch.utils.benchmark.Timer`` with as many threads as
+torch uses (its default is ONE thread, which would time a different machine) and
+``adaptive_autorange``: blocks of runs are repeated until IQR/median falls under a
+threshold, or the time budget is spent.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.utils.benchmark as benchmark
+
+
+@dataclass
+class Latency:
+    median_ms: float
+    iqr_ms: float
+    runs: int
+    method: str
+
+    @property
+    def stable(self) -> bool:
+        return self.iqr_ms <= 0.1 * self.median_ms
+
+
+def _quartiles(times: list[float]) -> tuple[float, float, float]:
+    if len(times) < 2:
+        return times[0], times[0], times[0]
+    q1, q2, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def measure_latency(fn: Callable[[], object], device: torch.device, *, warmup: int = 3,
+                    budget_s: float = 10.0, threshold: float = 0.05, min_runs: int = 5) -> Latency:
+    """Time ``fn()`` (one forward pass) on ``device``."""
+    for _ in range(warmup):
+        fn()
+    if device.type == "cuda":
+        return _cuda_latency(fn, device, budget_s, threshold, min_runs)
+    threads = torch.get_num_threads()
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+    # min_run_time bounds the statistics of fast models; max_run_time is the budget.
+    m = timer.adaptive_autorange(threshold=threshold, min_run_time=min(1.0, budget_s / 4), max_run_time=budget_s)
+    runs = len(m.times) * m.number_per_run
+    return Latency(m.median * 1e3, m.iqr * 1e3, runs,
+                   f"torch.utils.benchmark adaptive_autorange, {threads} threads, {runs} runs")
+
+
+def _cuda_latency(fn: Callable[[], object], device: torch.device, budget_s: float, threshold: float,
+                  min_runs: int) -> Latency:
+    times: list[float] = []
+    start_clock = time.perf_counter()
+    with torch.cuda.device(device):
+        torch.cuda.synchronize()
+        while True:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+            if len(times) >= min_runs:
+                q1, median, q3 = _quartiles(times)
+                if (q3 - q1) <= threshold * median or time.perf_counter() - start_clock > budget_s:
+                    break
+    q1, median, q3 = _quartiles(times)
+    return Latency(median, q3 - q1, len(times), f"CUDA events, synchronised, {len(times)} runs")

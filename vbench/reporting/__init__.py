@@ -1,0 +1,1 @@
+"""Reporting: the reported-numbers table, comparison tables and charts (never runs a model)."""

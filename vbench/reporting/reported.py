@@ -1,0 +1,211 @@
+"""The reported-numbers table: the papers' own figures, each with its source.
+
+Shipped inside the package as one CSV file a paper (``reporting/reported/*.csv``), all
+with the columns of ``COLUMNS``. Figures are kept as printed (strings), so the number of
+printed digits is known and a check allows the printed figure's rounding.
+
+A row with ``check = yes`` is a setting vbench's model is built to match: tests build
+the model at that row's frames, input size and classes and hold its params and GFLOPs
+to the row (``audit_row``). Where a paper and its official code disagree, both rows are
+kept; the one vbench follows has ``check = yes`` and the ``note`` of each says why.
+
+``flops_counting`` says how the source counted, so the audit measures the same thing:
+
+=============  ===================================================================
+macs           multiply-accumulates of every op (vbench's ``gflops``: fvcore + handles, BN included)
+macs-no-bn     the same without BatchNorm
+conv-fc        convolutions and fully connected layers only (e.g. the VMZ model zoo)
+=============  ===================================================================
+
+``units``: ``decimal`` (M = 1e6, G = 1e9) or ``binary`` (M = 2^20, G = 2^30; e.g. the
+ECA-Net README, whose script divides thop counts by powers of two).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+from vbench.errors import VbenchError
+
+COLUMNS = (
+    "key", "method", "backbone", "pretrain", "frames", "input_size", "views", "num_classes",
+    "params_m", "gflops", "flops_counting", "units", "dataset", "top1", "top5", "map", "rank1",
+    "source", "table", "status", "check", "reconstruction", "note",
+)
+STATUSES = ("verified", "secondary", "unverified")
+FLOPS_COUNTING = ("macs", "macs-no-bn", "conv-fc")
+UNITS = ("decimal", "binary")
+
+
+@dataclass(frozen=True)
+class ReportedRow:
+    """One paper figure (or one row of a paper's table), as printed."""
+
+    key: str
+    method: str
+    backbone: str
+    pretrain: str
+    frames: str
+    input_size: str
+    views: str
+    num_classes: str
+    params_m: str
+    gflops: str
+    flops_counting: str
+    units: str
+    dataset: str
+    top1: str
+    top5: str
+    map: str
+    rank1: str
+    source: str
+    table: str
+    status: str
+    check: str
+    reconstruction: str
+    note: str
+    file: str = ""
+    line: int = 0
+
+    @property
+    def checked(self) -> bool:
+        return self.check == "yes"
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        if not self.input_size:
+            return None
+        h, _, w = self.input_size.partition("x")
+        return int(h), int(w or h)
+
+    def value(self, column: str) -> float | None:
+        text = getattr(self, column)
+        return float(text) if text not in ("", "-") else None
+
+
+@functools.cache
+def reported_table() -> tuple[ReportedRow, ...]:
+    """Every row of every shipped CSV file, in file order."""
+    rows = []
+    folder = resources.files("vbench.reporting") / "reported"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".csv"):
+            continue
+        with entry.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != COLUMNS:
+                raise VbenchError(f"reported table {entry.name}: columns must be {', '.join(COLUMNS)}")
+            for line, raw in enumerate(reader, start=2):
+                rows.append(ReportedRow(**{k: (raw[k] or "").strip() for k in COLUMNS}, file=entry.name, line=line))
+    return tuple(rows)
+
+
+def rows_for(key: str) -> list[ReportedRow]:
+    return [r for r in reported_table() if r.key == key]
+
+
+def printed_tolerance(printed: str, relative: float = 0.01) -> float:
+    """Allowed absolute difference: 1% of the figure, or half its last printed digit if larger."""
+    value = float(printed)
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    return max(relative * abs(value), 0.5 * 10 ** (-decimals))
+
+
+@dataclass
+class Audit:
+    """A measured figure against a reported one."""
+
+    row: ReportedRow
+    quantity: str  # "params_m" or "gflops"
+    reported: float
+    measured: float
+    tolerance: float
+
+    @property
+    def difference(self) -> float:
+        return self.measured - self.reported
+
+    @property
+    def relative(self) -> float:
+        return self.difference / self.reported if self.reported else math.inf
+
+    @property
+    def ok(self) -> bool:
+        return abs(self.difference) <= self.tolerance + 1e-12
+
+
+def _measured_gflops(flops, counting: str) -> float:
+    if counting == "macs":
+        return flops.gflops
+    if counting == "macs-no-bn":
+        return flops.gflops_without_bn
+    if counting == "conv-fc":
+        return flops.gflops_of(("conv", "linear", "addmm", "matmul"))
+    raise VbenchError(f"unknown flops_counting '{counting}'")
+
+
+def audit_row(row: ReportedRow) -> list[Audit]:
+    """Build the row's model at the row's setting and compare its params and GFLOPs."""
+    import torch
+
+    from vbench.models import create_model, model_info
+    from vbench.profiling.flops import count_flops
+    from vbench.profiling.params import count_params
+
+    info = model_info(row.key)
+    frames = int(row.frames) if row.frames else None
+    classes = int(row.num_classes) if row.num_classes else None
+    model = create_model(row.key, num_classes=classes, num_frames=frames).eval()
+    unit_m, unit_g = (2 ** 20, 2 ** 30) if row.units == "binary" else (1e6, 1e9)
+    audits = []
+    if row.params_m not in ("", "-"):
+        measured = count_params(model) / unit_m
+        audits.append(Audit(row, "params_m", float(row.params_m), measured, printed_tolerance(row.params_m)))
+    if row.gflops not in ("", "-"):
+        x = torch.randn(info.input_shape(1, frames, row.size))
+        flops = count_flops(model, x, audit=False)
+        measured = _measured_gflops(flops, row.flops_counting or "macs") * 1e9 / unit_g
+        audits.append(Audit(row, "gflops", float(row.gflops), measured, printed_tolerance(row.gflops)))
+    return audits
+
+
+def validate_row(row: ReportedRow) -> list[str]:
+    """Schema problems of a row (empty when the row is well formed)."""
+    problems = []
+    where = f"{row.file}:{row.line}"
+    if not row.method or not row.source:
+        problems.append(f"{where}: method and source are required")
+    if row.status not in STATUSES:
+        problems.append(f"{where}: status must be one of {STATUSES}, got '{row.status}'")
+    if row.check not in ("yes", "no"):
+        problems.append(f"{where}: check must be yes or no, got '{row.check}'")
+    if row.reconstruction not in ("yes", "no"):
+        problems.append(f"{where}: reconstruction must be yes or no, got '{row.reconstruction}'")
+    if row.flops_counting and row.flops_counting not in FLOPS_COUNTING:
+        problems.append(f"{where}: flops_counting must be one of {FLOPS_COUNTING}")
+    if row.units and row.units not in UNITS:
+        problems.append(f"{where}: units must be one of {UNITS}")
+    for column in ("frames", "num_classes"):
+        if getattr(row, column) and not getattr(row, column).isdigit():
+            problems.append(f"{where}: {column} must be a whole number")
+    for column in ("params_m", "gflops", "top1", "top5", "map", "rank1"):
+        text = getattr(row, column)
+        if text not in ("", "-"):
+            try:
+                float(text)
+            except ValueError:
+                problems.append(f"{where}: {column} '{text}' is not a number as printed")
+    if row.input_size:
+        try:
+            row.size
+        except ValueError:
+            problems.append(f"{where}: input_size must be HxW, got '{row.input_size}'")
+    if row.checked and not (row.key and row.frames is not None and row.input_size and row.num_classes):
+        problems.append(f"{where}: a checked row needs key, frames (empty for images), input_size and num_classes")
+    return problems
+
+

@@ -1,0 +1,106 @@
+"""Where results go: tables of records kept as JSON, CSV and Markdown.
+
+Every write is atomic (a temporary file, then ``os.replace``), so a run killed at any
+moment leaves valid files holding every record finished before it. The JSON file is the
+source of truth that ``--resume`` reads; CSV and Markdown are views of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from vbench.errors import VbenchError
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def to_csv(records: Iterable[dict], columns: list[str] | None = None) -> str:
+    import csv
+    import io
+
+    records = list(records)
+    if columns is None:
+        columns = []
+        for record in records:
+            columns += [k for k in record if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([_cell(record.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def load_records(path: Path) -> list[dict]:
+    """Records of a JSON file; an absent file is an empty table."""
+    if not path.exists():
+        return []
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise VbenchError(f"{path} is not a vbench records file ({error}); move it away or pick another --out") from None
+    if not isinstance(records, list):
+        raise VbenchError(f"{path} is not a vbench records file (expected a JSON list)")
+    return records
+
+
+class RecordStore:
+    """A table of records identified by ``key`` fields, saved after every change.
+
+    ``put`` replaces the record with the same key (a re-measurement) or appends a new
+    one, then rewrites ``<name>.json``, ``<name>.csv`` and ``<name>.md`` atomically.
+    """
+
+    def __init__(self, directory: str | Path, name: str, key: tuple[str, ...],
+                 markdown: Callable[[list[dict]], str] | None = None):
+        self.directory = Path(directory)
+        self.name = name
+        self.key = key
+        self.markdown = markdown
+        self.json_path = self.directory / f"{name}.json"
+        self.records: list[dict] = load_records(self.json_path)
+
+    def key_of(self, record: dict) -> tuple:
+        return tuple(json.dumps(record.get(k), sort_keys=True) for k in self.key)
+
+    def get(self, record: dict) -> dict | None:
+        wanted = self.key_of(record)
+        return next((r for r in self.records if self.key_of(r) == wanted), None)
+
+    def put(self, record: dict) -> None:
+        wanted = self.key_of(record)
+        self.records = [r for r in self.records if self.key_of(r) != wanted] + [record]
+        self.save()
+
+    def save(self) -> None:
+        atomic_write_text(self.json_path, json.dumps(self.records, indent=1) + "\n")
+        atomic_write_text(self.directory / f"{self.name}.csv", to_csv(self.records))
+        if self.markdown is not None:
+            atomic_write_text(self.directory / f"{self.name}.md", self.markdown(self.records))
