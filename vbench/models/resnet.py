@@ -289,3 +289,21 @@ def video_resnet(
     return VideoResNet(
         depth, num_frames=num_frames, plugins=plugins,
         head=lambda features: build_head(head, features, num_classes, num_frames, **options), **trunk)
+
+
+class ImageResNet(ResNetTrunk):
+    """The trunk as an image classifier (torchvision's ResNet: global pool, ``fc``).
+
+    Input ``(N, C, H, W)``; for image-classification entries of the zoo (e.g. ECA-Net's
+    ImageNet models), whose plugins fill the same block slots as the video models'.
+    """
+
+    def __init__(self, depth: int = 50, *, num_classes: int = 1000, **trunk):
+        super().__init__(depth, num_frames=1, **trunk)
+        self.fc = nn.Linear(self.num_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            raise InputShapeError(f"expected an image batch (N, C, H, W), got a tensor of shape {tuple(x.shape)}")
+        features = self.forward_features(x)
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1))
