@@ -69,3 +69,14 @@ def test_stage_strides_and_stem_pool_options():
     trunk = ResNetTrunk(18, stage_strides=(2, 2, 2, 1), stem_pool=False)
     # 64 -> stem conv 32 -> no max-pool -> strides 2, 2, 2, 1 -> 4
     assert trunk.forward_features(torch.randn(1, 3, 64, 64)).shape == (1, 512, 4, 4)
+
+
+def test_image_resnet_equals_torchvision_resnet():
+    from vbench.models.resnet import ImageResNet
+
+    reference = torchvision.models.resnet50(weights=None).eval()
+    model = ImageResNet(50).eval()
+    model.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), reference(x), atol=1e-5)
