@@ -1,0 +1,1 @@
+"""Evaluation: multi-view classification metrics, re-id metrics, distributed gathering."""
