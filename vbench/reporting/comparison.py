@@ -1,0 +1,246 @@
+"""One comparison table from measured records and the papers' figures.
+
+Rows come from three places, and every cell says which:
+
+- profile records (``profile.json``): params, GFLOPs per view, latency and throughput
+  measured by vbench on one device;
+- eval records (``eval.json``): accuracy measured by vbench;
+- the reported-numbers table: the papers' own params, GFLOPs and accuracy.
+
+With a dataset, a row is one accuracy figure (measured, or reported by a paper) with the
+efficiency of the same model and setting beside it (measured where vbench profiled that
+setting, reported otherwise). Without a dataset, a row is one profiled setting. The audit
+compares each measured params/GFLOPs figure with the paper's at the same setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vbench.reporting.reported import ReportedRow, printed_tolerance, reported_table
+
+# vbench's dataset names and the short names the reported table uses.
+DATASET_CODES = {
+    "sthv1": "SSv1", "sthv2": "SSv2", "kinetics400": "K400", "kinetics600": "K600", "kinetics700": "K700",
+    "ucf101": "UCF101", "hmdb51": "HMDB51", "jester": "Jester", "diving48": "Diving48", "mars": "MARS",
+    "ilidsvid": "iLIDS-VID", "prid2011": "PRID-2011", "imagenet": "ImageNet", "synthetic": "synthetic",
+}
+
+
+def dataset_code(name: str | None) -> str | None:
+    """The reported table's name of a dataset, from either form (``sthv1`` or ``SSv1``)."""
+    if name is None:
+        return None
+    lowered = {k.lower(): v for k, v in DATASET_CODES.items()} | {v.lower(): v for v in DATASET_CODES.values()}
+    return lowered.get(name.lower(), name)
+
+
+@dataclass
+class ComparisonRow:
+    method: str
+    model: str | None
+    backbone: str = ""
+    frames: int | None = None
+    size: str = ""
+    views: str = ""
+    params_m: float | None = None
+    params_source: str | None = None  # "measured" | "reported"
+    gflops: float | None = None  # per view
+    gflops_source: str | None = None
+    latency_ms: float | None = None
+    latency_iqr_ms: float | None = None
+    throughput: float | None = None
+    batch_size: int | None = None
+    device: str | None = None
+    dataset: str | None = None
+    top1: float | None = None
+    top5: float | None = None
+    map: float | None = None
+    rank1: float | None = None
+    accuracy_source: str | None = None  # "measured" | "reported"
+    source: str = ""
+    family: str = ""
+    reconstruction: bool = False
+    audit: list[str] = field(default_factory=list)
+    flagged: bool = False
+
+    @property
+    def num_views(self) -> int | None:
+        try:
+            clips, crops = (int(v) for v in self.views.split("x"))
+            return clips * crops
+        except (ValueError, AttributeError):
+            return None
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text not in ("", "-", None) else None
+
+
+def _measured_gflops(record: dict, counting: str) -> float | None:
+    if counting == "conv-fc":
+        ops = record.get("gflops_by_op") or {}
+        return sum(ops.get(k, 0.0) for k in ("conv", "linear", "addmm", "matmul"))
+    if counting == "macs-no-bn":
+        return record.get("gflops_without_bn")
+    return record.get("gflops")
+
+
+def audit_record(record: dict, rows: tuple[ReportedRow, ...] | None = None) -> tuple[list[str], bool]:
+    """Differences between a profile record and the paper figures at its setting.
+
+    Returns lines like ``params +0.1% vs 24.3 (TSM paper, ...)`` and whether any figure is
+    off by more than the tolerance (1%, or the printed rounding when larger).
+    """
+    rows = reported_table() if rows is None else rows
+    lines, flagged = [], False
+    for row in rows:
+        if row.key != record.get("model") or not (row.params_m or row.gflops):
+            continue
+        if row.frames and record.get("frames") and int(row.frames) != record["frames"]:
+            continue
+        if row.input_size and row.input_size != record.get("size"):
+            continue
+        if row.num_classes and int(row.num_classes) != record.get("num_classes"):
+            continue
+        binary = row.units == "binary"
+        for quantity, printed in (("params", row.params_m), ("GFLOPs", row.gflops)):
+            if printed in ("", "-"):
+                continue
+            if quantity == "params":
+                measured = record.get("params_m")
+                measured = None if measured is None else measured * (1e6 / 2 ** 20 if binary else 1)
+            else:
+                measured = _measured_gflops(record, row.flops_counting or "macs")
+                measured = None if measured is None else measured * (1e9 / 2 ** 30 if binary else 1)
+            if measured is None:
+                continue
+            reported = float(printed)
+            off = abs(measured - reported) > printed_tolerance(printed)
+            flagged |= off
+            relative = 100 * (measured - reported) / reported
+            lines.append(f"{quantity} {relative:+.1f}% vs {printed}{' (check)' if row.checked else ''}"
+                         f"{' OFF' if off else ''} [{row.source}, {row.table}]")
+    return lines, flagged
+
+
+def _profile_index(profile_records: list[dict]) -> dict[tuple, dict]:
+    """The batch-1 record of every (model, frames, size), plus the largest batch's throughput."""
+    best: dict[tuple, dict] = {}
+    for record in profile_records:
+        if record.get("status") != "ok":
+            continue
+        key = (record["model"], record.get("frames"), record.get("size"))
+        held = best.get(key)
+        if held is None or record["batch_size"] < held["batch_size"]:
+            best[key] = dict(record, _max_throughput=(held or {}).get("_max_throughput"))
+        current = best[key]
+        if record.get("throughput") is not None:
+            top = current.get("_max_throughput")
+            if top is None or record["throughput"] > top[0]:
+                current["_max_throughput"] = (record["throughput"], record["batch_size"])
+    return best
+
+
+def _with_efficiency(row: ComparisonRow, record: dict | None, reported: ReportedRow | None) -> ComparisonRow:
+    from vbench.models.registry import model_info
+
+    if record is not None:
+        row.params_m, row.params_source = record.get("params_m"), "measured"
+        row.gflops, row.gflops_source = record.get("gflops"), "measured"
+        row.latency_ms, row.latency_iqr_ms = record.get("latency_ms"), record.get("latency_iqr_ms")
+        throughput = record.get("_max_throughput")
+        if throughput:
+            row.throughput, row.batch_size = throughput
+        row.device = record.get("device_name") or record.get("device")
+        row.audit, row.flagged = audit_record(record)
+        row.reconstruction = bool(record.get("reconstruction"))
+    elif reported is not None:
+        if _number(reported.params_m) is not None:
+            row.params_m, row.params_source = _number(reported.params_m), "reported"
+        if _number(reported.gflops) is not None:
+            row.gflops, row.gflops_source = _number(reported.gflops), "reported"
+    if row.model:
+        try:
+            info = model_info(row.model)
+            row.family, row.reconstruction = info.family, row.reconstruction or info.reconstruction
+        except Exception:  # a model of records made by another vbench version
+            pass
+    return row
+
+
+def build_comparison(
+    profile_records: list[dict],
+    eval_records: list[dict] | None = None,
+    *,
+    dataset: str | None = None,
+    models: list[str] | None = None,
+    include_reported: bool = True,
+) -> list[ComparisonRow]:
+    """The comparison rows (see module docstring); ``models`` filters by vbench name."""
+    index = _profile_index(profile_records)
+    wanted = set(models) if models else None
+    rows: list[ComparisonRow] = []
+    if dataset is None:
+        for (model, frames, size), record in index.items():
+            if wanted and model not in wanted:
+                continue
+            row = ComparisonRow(method=record.get("method", model), model=model, frames=frames, size=size,
+                                views="", backbone=f"ResNet-{record['depth']}" if record.get("depth") else "")
+            rows.append(_with_efficiency(row, record, None))
+        return rows
+    code = dataset_code(dataset)
+    for record in eval_records or []:
+        if dataset_code(record.get("dataset")) != code or record.get("status", "ok") != "ok":
+            continue
+        if wanted and record["model"] not in wanted:
+            continue
+        profiled = index.get((record["model"], record.get("frames"), record.get("size")))
+        row = ComparisonRow(method=record.get("method", record["model"]), model=record["model"],
+                            frames=record.get("frames"), size=record.get("size", ""), views=record.get("views", ""),
+                            dataset=code, top1=record.get("top1"), top5=record.get("top5"), map=record.get("map"),
+                            rank1=record.get("rank1"), accuracy_source="measured",
+                            source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
+        rows.append(_with_efficiency(row, profiled, None))
+    if include_reported:
+        table = reported_table()
+        for rep in table:
+            if rep.dataset != code or all(_number(v) is None for v in (rep.top1, rep.map, rep.rank1)):
+                continue
+            if wanted and rep.key not in wanted:
+                continue
+            frames = int(rep.frames) if rep.frames else None
+            profiled = index.get((rep.key, frames, rep.input_size)) if rep.key else None
+            efficiency = rep if _number(rep.params_m) or _number(rep.gflops) else _paper_costs(table, rep)
+            row = ComparisonRow(method=rep.method, model=rep.key or None, backbone=rep.backbone, frames=frames,
+                                size=rep.input_size, views=rep.views if rep.views != "-" else "", dataset=code,
+                                top1=_number(rep.top1), top5=_number(rep.top5), map=_number(rep.map),
+                                rank1=_number(rep.rank1), accuracy_source="reported",
+                                source=f"{rep.source}, {rep.table}", reconstruction=rep.reconstruction == "yes")
+            rows.append(_with_efficiency(row, profiled, efficiency))
+    return rows
+
+
+def _paper_costs(table: tuple[ReportedRow, ...], accuracy_row: ReportedRow) -> ReportedRow | None:
+    """A paper's params/GFLOPs row for the same model, frames and input size as an accuracy-only row."""
+    for rep in table:
+        if (rep.key and rep.key == accuracy_row.key and (rep.params_m or rep.gflops)
+                and rep.frames == accuracy_row.frames and rep.input_size == accuracy_row.input_size):
+            return rep
+    return None
+
+
+SORT_KEYS = ("gflops", "params", "latency", "top1", "method")
+
+
+def sort_rows(rows: list[ComparisonRow], by: str = "gflops") -> list[ComparisonRow]:
+    if by not in SORT_KEYS:
+        from vbench.errors import VbenchError
+
+        raise VbenchError(f"cannot sort by '{by}': use one of {', '.join(SORT_KEYS)}")
+    attribute = {"params": "params_m", "latency": "latency_ms"}.get(by, by)
+    if by == "method":
+        return sorted(rows, key=lambda r: (r.method.lower(), r.frames or 0))
+    missing = [r for r in rows if getattr(r, attribute) is None]
+    present = [r for r in rows if getattr(r, attribute) is not None]
+    return sorted(present, key=lambda r: getattr(r, attribute), reverse=by == "top1") + missing

@@ -1,0 +1,164 @@
+"""Paper-style charts: accuracy vs GFLOPs, accuracy vs latency, throughput vs batch size.
+
+Matplotlib with the Agg backend (no display needed). One point per model and setting;
+bubble area grows with params; one colour per method family; filled markers for accuracy
+vbench measured, hollow ones for accuracy a paper reported; labels pushed apart until no
+two overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from vbench.reporting.comparison import ComparisonRow  # noqa: E402
+
+PALETTE = plt.get_cmap("tab10").colors
+
+
+def _family_colours(rows: Iterable[ComparisonRow]) -> dict[str, tuple]:
+    families = sorted({r.family or r.method for r in rows})
+    return {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)}
+
+
+def _label(row: ComparisonRow) -> str:
+    frames = f" {row.frames}f" if row.frames else ""
+    views = f" x{row.num_views}" if row.num_views and row.num_views > 1 else ""
+    return f"{row.method}{frames}{views}"
+
+
+def separate_labels(fig: Figure, texts: list, iterations: int = 200, step: float = 2.0) -> None:
+    """Move overlapping labels apart vertically (display pixels) until none overlap."""
+    if len(texts) < 2:
+        return
+    renderer = fig.canvas.get_renderer()
+    for _ in range(iterations):
+        boxes = [t.get_window_extent(renderer).expanded(1.05, 1.15) for t in texts]
+        moved = False
+        for i in range(len(texts)):
+            for j in range(i + 1, len(texts)):
+                if boxes[i].overlaps(boxes[j]):
+                    up, down = (i, j) if boxes[i].y0 >= boxes[j].y0 else (j, i)
+                    for index, sign in ((up, 1), (down, -1)):
+                        x, y = texts[index].get_position()
+                        transform = texts[index].get_transform()
+                        px, py = transform.transform((x, y))
+                        texts[index].set_position(transform.inverted().transform((px, py + sign * step)))
+                    moved = True
+        if not moved:
+            return
+
+
+def labels_overlap(fig: Figure, texts: list) -> bool:
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    return any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
+
+
+def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None, *, log_x: bool,
+             highlight: set[str], metric: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
+    colours = _family_colours(rows)
+    texts = []
+    for row in rows:
+        y = getattr(row, metric)
+        x = x_of(row)
+        if x is None or y is None:
+            continue
+        colour = colours[row.family or row.method]
+        measured = row.accuracy_source == "measured"
+        marked = row.model in highlight or row.method in highlight
+        size = 30 + 12 * (row.params_m or 10)
+        ax.scatter([x], [y], s=size, marker="*" if marked else "o", alpha=0.8,
+                   facecolors=colour if measured else "none", edgecolors="black" if marked else colour,
+                   linewidths=2.0 if marked else 1.5, zorder=3, label=row.family or row.method,
+                   gid=f"{row.model or row.method}|{'measured' if measured else 'reported'}")
+        texts.append(ax.annotate(_label(row), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8,
+                                 fontweight="bold" if marked else "normal"))
+    if log_x:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.margins(x=0.15, y=0.08)
+    if log_x:
+        low, high = ax.get_xlim()
+        every = high / max(low, 1e-9) < 20  # less than about a decade: label every minor tick
+        ax.xaxis.set_minor_formatter(ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if every or f"{v:g}"[0] in "25" else ""))
+    ax.set_xlabel(x_label)
+    ax.set_ylabel({"top1": "Top-1 accuracy (%)", "map": "mAP (%)", "rank1": "Rank-1 (%)"}.get(metric, metric))
+    ax.set_title(f"{dataset or 'all datasets'}: {ax.get_ylabel()} vs {x_label.split(' (')[0]}")
+    ax.grid(True, alpha=0.3, which="both")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = {label: handle for handle, label in zip(handles, labels)}
+    if unique:
+        ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right", title="family (hollow: reported)",
+                  title_fontsize=8, markerscale=0.5)
+    fig.tight_layout()
+    separate_labels(fig, texts)
+    return fig
+
+
+def accuracy_vs_gflops(rows: list[ComparisonRow], dataset: str | None = None, *, log_x: bool = True,
+                       highlight: Iterable[str] = (), metric: str = "top1", total_views: bool = False) -> Figure:
+    """Accuracy against GFLOPs per view (or per video with ``total_views``)."""
+
+    def x_of(row: ComparisonRow):
+        if row.gflops is None:
+            return None
+        return row.gflops * (row.num_views or 1) if total_views else row.gflops
+
+    label = "GFLOPs per video (x views)" if total_views else "GFLOPs per view (multiply-accumulates)"
+    return _scatter(rows, x_of, label, dataset, log_x=log_x, highlight=set(highlight), metric=metric)
+
+
+def accuracy_vs_latency(rows: list[ComparisonRow], dataset: str | None = None, *, log_x: bool = False,
+                        highlight: Iterable[str] = (), metric: str = "top1") -> Figure:
+    devices = sorted({r.device for r in rows if r.device and r.latency_ms is not None})
+    label = f"latency per clip, batch 1 (ms{', ' + devices[0] if len(devices) == 1 else ''})"
+    return _scatter(rows, lambda r: r.latency_ms, label, dataset, log_x=log_x, highlight=set(highlight),
+                    metric=metric)
+
+
+def throughput_vs_batch(profile_records: list[dict], models: Iterable[str] | None = None) -> Figure:
+    """Clips per second against batch size, one line per model and setting."""
+    wanted = set(models or [])
+    series: dict[tuple, list[tuple[int, float]]] = {}
+    for r in profile_records:
+        if r.get("status") != "ok" or r.get("throughput") is None or (wanted and r["model"] not in wanted):
+            continue
+        key = (r["model"], r.get("frames"), r.get("size"), r.get("device_name"), r.get("precision"))
+        series.setdefault(key, []).append((r["batch_size"], r["throughput"]))
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
+    for (model, frames, size, device, precision), points in sorted(series.items(), key=lambda kv: kv[0][0]):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                label=f"{model} {frames}x{size}" if frames else f"{model} {size}", gid=model)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("throughput (clips/s)")
+    devices = sorted({k[3] for k in series if k[3]})
+    ax.set_title(f"Throughput vs batch size{' on ' + ', '.join(devices) if devices else ''}")
+    ax.grid(True, alpha=0.3, which="both")
+    if series:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, stem: Path, formats: Iterable[str] = ("png", "pdf"), dpi: int = 300) -> list[Path]:
+    """Write the figure in each format at print resolution; returns the paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
