@@ -93,11 +93,10 @@ def apply_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Modul
     return state_dict
 
 
-def load_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], *, strict: bool = True) -> LoadReport:
-    """Load ``state_dict`` (already converted) into ``model`` and report what did not fit.
+def plan_load(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> LoadReport:
+    """What loading ``state_dict`` would do, without loading anything.
 
     Missing ``num_batches_tracked`` buffers (older checkpoints) are not counted as missing.
-    With ``strict`` anything missing, unexpected or mis-shaped raises and loads nothing.
     """
     own = model.state_dict()
     mismatched = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
@@ -105,8 +104,19 @@ def load_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], *, st
     bad = {k for k, _, _ in mismatched}
     missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state_dict if k not in own]
+    fitting = sum(1 for k in state_dict if k in own and k not in bad)
+    return LoadReport(fitting, missing, unexpected, mismatched)
+
+
+def load_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], *, strict: bool = True) -> LoadReport:
+    """Load ``state_dict`` (already converted) into ``model`` and report what did not fit.
+
+    With ``strict`` anything missing, unexpected or mis-shaped raises and loads nothing.
+    """
+    report = plan_load(model, state_dict)
+    own = model.state_dict()
+    bad = {k for k, _, _ in report.mismatched}
     fitting = {k: v for k, v in state_dict.items() if k in own and k not in bad}
-    report = LoadReport(len(fitting), missing, unexpected, mismatched)
     if strict and not report.complete:
         raise CheckpointError(f"checkpoint does not fit the model: {report.summary()}. "
                               "Load it with strict=False (--non-strict) to accept a partial load.")

@@ -23,7 +23,7 @@ from torch import nn
 from vbench.errors import UnknownModelError, VbenchError
 
 # Modules of vbench.models that hold shared parts, not model builders.
-_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers"}
+_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention"}
 _DEPTH_SUFFIX = re.compile(r"^(?P<stem>.+_r)(?P<depth>\d+)$")
 
 

@@ -1,0 +1,118 @@
+"""``vbench eval``: multi-view accuracy on a dataset split (also under torchrun)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vbench.cli.app import app, err, out, user_errors
+
+EXAMPLES = """Examples:
+
+  vbench eval --dataset synthetic -m tsm_r50 --depth 18 --frames 8 --size 64
+
+  vbench eval --dataset ucf101 --root DATA --split 1 -m tsm_r50 --checkpoint ckpt.pth --frames 8 --clips 1 --crops 1
+
+  vbench eval --dataset sthv1 --root DATA -m tsm_r50 --checkpoint TSM_sth.pth --protocol tsm-sthv1
+
+  torchrun --nproc_per_node=2 -m vbench eval --dataset kinetics400 --root DATA -m tsm_r50 --protocol kinetics-10x3
+
+  vbench eval --rescore results/eval/<scores_id> --average score
+"""
+
+
+def _options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            from vbench.errors import VbenchError
+
+            raise VbenchError(f"dataset option '{pair}' is not KEY=VALUE")
+        options[key.replace("-", "_")] = int(value) if value.isdigit() else value
+    return options
+
+
+@app.command("eval", epilog=EXAMPLES)
+@user_errors
+def eval_command(
+    dataset: str = typer.Option(None, "--dataset", help="Dataset name (vbench data list); synthetic needs no data."),
+    model: str = typer.Option(None, "--model", "-m", help="Model to evaluate."),
+    root: str = typer.Option(None, "--root", help="Folder holding the dataset as distributed."),
+    split: int = typer.Option(None, "--split", help="Official split (1-3 for UCF101/HMDB51)."),
+    subset: str = typer.Option("test", "--subset", help="Which part of the split: test (default) or train."),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="vbench or official checkpoint of the model."),
+    non_strict: bool = typer.Option(False, "--non-strict", help="Accept a checkpoint that does not fit fully."),
+    trusted: bool = typer.Option(False, "--trusted", help="Allow a checkpoint that pickles Python objects."),
+    depth: int = typer.Option(None, "--depth", help="ResNet depth where the model allows it."),
+    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, kinetics-10x3...)."),
+    frames: int = typer.Option(None, "--frames", help="Frames per clip."),
+    clips: int = typer.Option(None, "--clips", help="Clips per video."),
+    crops: int = typer.Option(None, "--crops", help="Crops per clip: 1, 3, 5 or 10."),
+    size: int = typer.Option(None, "--size", help="Crop size in pixels."),
+    scale_size: int = typer.Option(None, "--scale-size", help="Short side the frames are resized to."),
+    sampling: str = typer.Option(None, "--sampling", help="segment (TSN) or dense."),
+    average: str = typer.Option(None, "--average", help="softmax (default) or score: how views are fused."),
+    batch_size: int = typer.Option(1, "--batch-size", help="Videos per forward pass."),
+    workers: int = typer.Option(2, "--workers", help="DataLoader worker processes."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or bf16 (autocast)."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last memory format."),
+    decoder: str = typer.Option("pyav", "--decoder", help="pyav (default), torchcodec or decord if installed."),
+    limit: int = typer.Option(None, "--limit", help="Evaluate only the first N videos (a quick check)."),
+    option: list[str] = typer.Option([], "--option", help="Dataset option KEY=VALUE (repeatable)."),
+    out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for eval records and scores."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the per-video scores already written."),
+    rescore: Path = typer.Option(None, "--rescore", help="Re-score a finished run's folder (with --average)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON on stdout, nothing else."),
+) -> None:
+    """Measure top-1, top-5 and mean class accuracy with a paper's test views."""
+    from vbench.errors import VbenchError
+    from vbench.evaluation.engine import EvalSettings, evaluate
+    from vbench.evaluation.engine import rescore as rescore_run
+
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if rescore is not None:
+        record = rescore_run(rescore, average or "softmax", out_dir)
+    else:
+        if not dataset or not model:
+            raise VbenchError("give --dataset NAME and -m MODEL (see vbench eval --help)")
+        settings = EvalSettings(dataset=dataset, model=model, root=root, split=split, subset=subset,
+                                checkpoint=checkpoint, non_strict=non_strict, trusted=trusted, depth=depth,
+                                protocol=protocol, frames=frames, clips=clips, crops=crops, short_side=scale_size,
+                                crop_size=size, sampling=sampling, average=average, batch_size=batch_size,
+                                workers=workers, device=device, precision=precision, channels_last=channels_last,
+                                decoder=decoder, limit=limit, out=str(out_dir), resume=resume,
+                                dataset_options=_options(option))
+        with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
+                      TimeElapsedColumn(), console=err, transient=as_json, disable=not main_rank) as progress:
+            task = progress.add_task("eval", total=None, speed="")
+
+            def on_progress(done: int, total: int, views_per_s: float) -> None:
+                progress.update(task, completed=done, total=total, speed=f"{views_per_s:.1f} clips/s")
+
+            record = evaluate(settings, on_progress=on_progress)
+    if record is None:  # not rank 0
+        return
+    if as_json:
+        print(json.dumps(record, indent=1))
+        return
+    table = Table(title=f"vbench eval: {record['model']} on {record['dataset']}", title_justify="left")
+    for column in ("Split", "Views", "Fusion", "Top-1", "Top-5", "Mean class", "Videos", "Skipped", "Clips/s"):
+        table.add_column(column)
+    table.add_row(str(record.get("split")), f"{record['views']} ({record['frames']} frames, {record['size']})",
+                  record["fusion"], _pct(record["top1"]), _pct(record["top5"]), _pct(record["mean_class"]),
+                  str(record["videos"]), str(record["skipped"]), str(record.get("clips_per_s")))
+    out.print(table)
+    for example in record.get("skipped_examples") or []:
+        err.print(f"[yellow]skipped[/] {example}", highlight=False)
+    err.print(f"record written to {out_dir}/eval.json; per-video scores in {out_dir}/eval/{record['scores_id']}/")
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.2f}"

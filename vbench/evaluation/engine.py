@@ -1,0 +1,343 @@
+"""``vbench.evaluate``: multi-view accuracy of a model on a dataset split.
+
+Each video gives ``clips x crops`` views; the model scores every view and the per-view
+scores of every video are stored (``<out>/eval/<scores_id>/part-*.pt``) as they are
+computed, so that a run can resume after a kill and be re-scored with another fusion
+without running the model again. Accuracy is always computed from the stored scores,
+so a resumed run gives exactly the record an uninterrupted one would.
+
+Under ``torchrun`` each process scores a disjoint share of the videos (no padding);
+every ``chunk`` videos the shares are gathered on rank 0, which alone writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vbench.environment import provenance
+from vbench.errors import CheckpointError, VbenchError
+from vbench.evaluation.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
+                                           init_distributed, shutdown_distributed)
+from vbench.evaluation.metrics import classification_result, fuse_views
+from vbench.evaluation.records import EVAL_RECORD_KEY, eval_markdown
+from vbench.results import RecordStore, atomic_write_text, to_csv
+
+AVERAGES = ("softmax", "score")
+_FUSION_OF_PRESET = {"mean-softmax": "softmax", "mean-logits": "score"}
+
+
+@dataclass
+class EvalSettings:
+    """Everything that defines an evaluation run (``None``: the preset's or model's default)."""
+
+    dataset: str
+    model: str
+    root: str | None = None
+    split: int | None = None
+    subset: str = "test"
+    checkpoint: str | None = None
+    non_strict: bool = False
+    trusted: bool = False
+    depth: int | None = None
+    protocol: str | None = None
+    frames: int | None = None
+    clips: int | None = None
+    crops: int | None = None
+    short_side: int | None = None
+    crop_size: int | None = None
+    sampling: str | None = None
+    average: str | None = None
+    batch_size: int = 1
+    workers: int = 2
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    decoder: str = "pyav"
+    limit: int | None = None
+    chunk: int = 64
+    out: str = "results"
+    resume: bool = False
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+
+def _sha1(payload: Any, length: int = 12) -> str:
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class ScoreStore:
+    """The per-video, per-view scores of one run, in atomically written parts."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def parts(self) -> list[Path]:
+        return sorted(self.folder.glob("part-*.pt")) if self.folder.exists() else []
+
+    def clear(self) -> None:
+        for part in self.parts():
+            part.unlink()
+
+    def write(self, items: list[dict]) -> None:
+        if not items:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        number = len(self.parts())
+        _atomic_save(items, self.folder / f"part-{number:05d}.pt")
+
+    def load(self) -> list[dict]:
+        items = []
+        for part in self.parts():
+            items += torch.load(part, map_location="cpu", weights_only=True)
+        return items
+
+
+def _load_weights(model: torch.nn.Module, settings: EvalSettings, num_classes: int, dataset: str) -> str | None:
+    """Load the checkpoint (if any) and return its content hash."""
+    if not settings.checkpoint:
+        return None
+    from vbench.models.checkpoint import (apply_checkpoint_filter, file_sha256, load_state_dict, plan_load,
+                                          read_checkpoint)
+
+    state = apply_checkpoint_filter(read_checkpoint(settings.checkpoint, trusted=settings.trusted), model)
+    plan = plan_load(model, state)
+    for key, theirs, ours in plan.mismatched:
+        if len(ours) >= 1 and ours[0] == num_classes and len(theirs) == len(ours) and theirs[1:] == ours[1:]:
+            raise CheckpointError(f"the checkpoint's classifier ({key}) has {theirs[0]} classes but {dataset} has "
+                                  f"{num_classes}: evaluate it on the dataset it was trained on")
+    load_state_dict(model, state, strict=not settings.non_strict)
+    return file_sha256(settings.checkpoint)
+
+
+def _views(settings: EvalSettings):
+    from vbench.data import resolve_views
+
+    return resolve_views(settings.protocol, frames=settings.frames, clips=settings.clips, crops=settings.crops,
+                         short_side=settings.short_side, crop_size=settings.crop_size, sampling=settings.sampling)
+
+
+def _fusion(settings: EvalSettings, views) -> str:
+    if settings.average is not None:
+        if settings.average not in AVERAGES:
+            raise VbenchError(f"unknown --average '{settings.average}': use softmax or score")
+        return settings.average
+    if settings.protocol:  # a paper protocol fixes its fusion
+        return _FUSION_OF_PRESET.get(views.fusion, "softmax")
+    return "softmax"
+
+
+def _score_batch(model, video: torch.Tensor, device: torch.device, dtype: torch.dtype, channels_last: bool):
+    """(B, V, C, T, H, W) -> (B, V, K) float32 scores."""
+    batch, views = video.shape[:2]
+    flat = video.reshape(batch * views, *video.shape[2:]).to(device, non_blocking=True)
+    if channels_last and flat.dim() == 5:
+        flat = flat.contiguous(memory_format=torch.channels_last_3d)
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext()
+    with torch.inference_mode(), autocast:
+        scores = model(flat)
+    if isinstance(scores, (tuple, list)):
+        scores = scores[0]
+    return scores.float().reshape(batch, views, -1).cpu()
+
+
+def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float], None] | None = None) -> dict | None:
+    """Run the evaluation; returns the record on rank 0 (None on other ranks).
+
+    ``on_progress(done, total, views_per_second)`` is called on rank 0 after every batch.
+    """
+    from vbench.data import build_dataset
+    from vbench.models import create_model, model_info
+    from vbench.profiling.device import device_name, resolve_device, resolve_precision
+
+    device, device_note = resolve_device(settings.device)
+    dtype = resolve_precision(settings.precision)
+    if settings.batch_size < 1 or settings.chunk < 1:
+        raise VbenchError("--batch-size must be at least 1")
+    views = _views(settings)
+    fusion = _fusion(settings, views)
+    context = init_distributed(device.type)
+    if context.enabled and device.type == "cuda":
+        device = torch.device("cuda", context.local_rank)
+    try:
+        dataset = build_dataset(settings.dataset, settings.root, settings.split, settings.subset, views=views,
+                                train=False, decoder=settings.decoder, **settings.dataset_options)
+        model = create_model(settings.model, num_classes=dataset.num_classes, num_frames=views.frames,
+                             depth=settings.depth)
+        name = model.vbench_spec.name
+        checkpoint_sha = _load_weights(model, settings, dataset.num_classes, settings.dataset)
+        model = model.eval().to(device)
+        if settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        described = dataset.describe()
+        scores_id = _sha1({"model": name, "overrides": model.vbench_spec.overrides, "checkpoint": checkpoint_sha,
+                           "data": {k: described[k] for k in ("dataset", "split", "subset", "list_sha1", "views")},
+                           "precision": settings.precision, "limit": settings.limit})
+        store = ScoreStore(Path(settings.out) / "eval" / scores_id)
+        total = len(dataset) if settings.limit is None else min(settings.limit, len(dataset))
+        done: set[int] = set()
+        if context.is_main:
+            if settings.resume:
+                done = {item["index"] for item in store.load()}
+            else:
+                store.clear()
+        done = broadcast_from_main(done, context)
+        pending = [i for i in range(total) if i not in done]
+        started = time.perf_counter()
+        _score_all(model, dataset, pending, store, settings, context, device, dtype, on_progress, total - len(pending),
+                   total)
+        elapsed = time.perf_counter() - started
+        if not context.is_main:
+            return None
+        record = _record(settings, store, dataset, name, model_info(name), views, fusion, checkpoint_sha, scores_id,
+                         total, elapsed, len(pending))
+        record.update(device=device.type, device_name=device_name(device), world_size=context.world_size,
+                      notes=[device_note] if device_note else [], **provenance())
+        _write_outputs(record, store, dataset, Path(settings.out), fusion)
+        return record
+    finally:
+        shutdown_distributed(context)
+
+
+def _score_all(model, dataset, pending: list[int], store: ScoreStore, settings: EvalSettings,
+               context: DistributedContext, device: torch.device, dtype: torch.dtype, on_progress, already: int,
+               total: int) -> None:
+    from vbench.data import collate
+
+    shard = ShardSampler(pending, context.rank, context.world_size)
+    largest = math.ceil(len(pending) / context.world_size) if pending else 0
+    rounds = math.ceil(largest / settings.chunk) + 1  # every rank joins the same number of gathers
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=settings.batch_size, sampler=shard, collate_fn=collate,
+        num_workers=settings.workers, pin_memory=device.type == "cuda",
+        persistent_workers=False, prefetch_factor=4 if settings.workers > 0 else None)
+    buffer: list[dict] = []
+    gathered_rounds = 0
+    done = already
+    clock = time.perf_counter()
+    views_seen = 0
+
+    def flush() -> None:
+        nonlocal buffer, gathered_rounds, done
+        items = gather_to_main(buffer, context)
+        if context.is_main:
+            store.write(items)
+            done += len(items)
+        buffer = []
+        gathered_rounds += 1
+
+    for batch in loader:
+        for skipped in batch["skipped"]:
+            buffer.append({"index": skipped["index"], "id": skipped["id"], "label": None, "scores": None,
+                           "error": skipped["error"]})
+        if batch["video"] is not None:
+            scores = _score_batch(model, batch["video"], device, dtype, settings.channels_last)
+            views_seen += scores.shape[0] * scores.shape[1]
+            for i, index in enumerate(batch["index"].tolist()):
+                buffer.append({"index": index, "id": batch["id"][i], "label": int(batch["label"][i]),
+                               "scores": scores[i].clone(), "error": None})
+        if len(buffer) >= settings.chunk:
+            flush()
+        if on_progress and context.is_main:
+            on_progress(done + len(buffer), total, views_seen / max(time.perf_counter() - clock, 1e-9))
+    while gathered_rounds < rounds:
+        flush()
+
+
+def _record(settings: EvalSettings, store: ScoreStore, dataset, name: str, info, views, fusion: str,
+            checkpoint_sha: str | None, scores_id: str, total: int, elapsed: float, scored_now: int) -> dict:
+    items = {item["index"]: item for item in store.load()}  # a resumed part may repeat an index: last wins
+    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
+    skipped = [items[i] for i in sorted(items) if items[i]["scores"] is None]
+    if len(items) != total:
+        raise RuntimeError(f"{total - len(items)} videos of the split have no score: the run did not finish")
+    if scored:
+        video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), fusion)
+        labels = torch.tensor([item["label"] for item in scored])
+        result = classification_result(video_scores, labels, dataset.num_classes)
+        top1, top5, mean_class = result.top1, result.top5, result.mean_class
+    else:
+        top1 = top5 = mean_class = None
+    described = dataset.describe()
+    return {
+        "run_id": f"{scores_id}-{fusion}", "scores_id": scores_id, "model": name, "method": info.method,
+        "dataset": settings.dataset, "split": described["split"], "subset": described["subset"],
+        "frames": views.frames, "size": f"{views.crop_size}x{views.crop_size}", "short_side": views.short_side,
+        "clips": views.clips, "crops": views.crops, "views": f"{views.clips}x{views.crops}",
+        "sampling": views.sampling, "protocol": settings.protocol, "fusion": fusion,
+        "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha,
+        "top1": _round(top1), "top5": _round(top5), "mean_class": _round(mean_class),
+        "videos": len(scored), "skipped": len(skipped),
+        "skipped_examples": [f"{s['id']}: {s['error']}" for s in skipped[:5]],
+        "missing": described["missing"], "list_sha1": described["list_sha1"], "limit": settings.limit,
+        "time_s": round(elapsed, 2), "clips_per_s": round(scored_now * views.views / elapsed, 3) if elapsed else None,
+        "precision": settings.precision, "task": info.task, "status": "ok",
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 4)
+
+
+def _write_outputs(record: dict, store: ScoreStore, dataset, out: Path, fusion: str) -> None:
+    """The record into eval.json/.csv/.md; per-class accuracy, confusion and predictions beside the scores."""
+    items = {item["index"]: item for item in store.load()}
+    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
+    folder = store.folder
+    if scored:
+        video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), fusion)
+        labels = torch.tensor([item["label"] for item in scored])
+        result = classification_result(video_scores, labels, dataset.num_classes)
+        per_class = [{"class": name, "index": i, "videos": int(result.confusion[i].sum()),
+                      "top1": None if math.isnan(v) else round(v, 4)}
+                     for i, (name, v) in enumerate(zip(dataset.classes, result.per_class.tolist()))]
+        atomic_write_text(folder / f"per_class-{fusion}.csv", to_csv(per_class))
+        confusion = [{"true": dataset.classes[i], **{dataset.classes[j]: int(c) for j, c in enumerate(row)}}
+                     for i, row in enumerate(result.confusion.tolist())]
+        atomic_write_text(folder / f"confusion-{fusion}.csv", to_csv(confusion))
+        predictions = [{"id": item["id"], "label": item["label"], "prediction": int(video_scores[k].argmax()),
+                        "score": round(float(video_scores[k].max()), 6)} for k, item in enumerate(scored)]
+        atomic_write_text(folder / f"predictions-{fusion}.csv", to_csv(predictions))
+    skipped = [{"id": items[i]["id"], "error": items[i]["error"]} for i in sorted(items) if items[i]["scores"] is None]
+    atomic_write_text(folder / "skipped.json", json.dumps(skipped, indent=1) + "\n")
+    atomic_write_text(folder / f"record-{fusion}.json", json.dumps(record, indent=1) + "\n")
+    RecordStore(out, "eval", EVAL_RECORD_KEY, eval_markdown).put(record)
+
+
+def rescore(run_folder: str | Path, average: str, out: str | Path = "results") -> dict:
+    """A new record from a finished run's stored scores with another view fusion."""
+    folder = Path(run_folder)
+    previous = sorted(folder.glob("record-*.json"))
+    if not previous:
+        raise VbenchError(f"{folder} holds no finished eval run (no record-*.json): run vbench eval first")
+    if average not in AVERAGES:
+        raise VbenchError(f"unknown --average '{average}': use softmax or score")
+    record = json.loads(previous[0].read_text())
+    store = ScoreStore(folder)
+    items = {item["index"]: item for item in store.load()}
+    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
+    num_classes = scored[0]["scores"].shape[-1] if scored else 0
+    video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), average)
+    result = classification_result(video_scores, torch.tensor([item["label"] for item in scored]), num_classes)
+    record.update(run_id=f"{record['scores_id']}-{average}", fusion=average, top1=_round(result.top1),
+                  top5=_round(result.top5), mean_class=_round(result.mean_class), **provenance())
+    record["notes"] = list(record.get("notes") or []) + [f"re-scored from stored view scores with {average} fusion"]
+    atomic_write_text(folder / f"record-{average}.json", json.dumps(record, indent=1) + "\n")
+    RecordStore(Path(out), "eval", EVAL_RECORD_KEY, eval_markdown).put(record)
+    return record
+

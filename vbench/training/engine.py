@@ -1,0 +1,341 @@
+"""``vbench.train``: one recipe for every model, validation each epoch, resumable, DDP.
+
+Every epoch ends with a checkpoint (``<out>/train/<run_id>/last.pth``: model, optimiser,
+schedule, scaler, critic, RNG state, history), written atomically, so a killed run
+resumes from its last finished epoch and reaches the result an uninterrupted run would.
+Under ``torchrun`` the model is wrapped in DistributedDataParallel; every process draws
+the same permutation of the training set each epoch and takes every N-th video of it,
+so that N processes with batch B/N see the global batches one process with batch B sees
+(with ``sync_bn`` the batch norm statistics are the global batch's too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn import functional as F
+
+from vbench.environment import provenance
+from vbench.errors import VbenchError
+from vbench.evaluation.distributed import (DistributedContext, ShardSampler, gather_to_main, init_distributed,
+                                           shutdown_distributed)
+from vbench.evaluation.metrics import classification_result
+from vbench.results import RecordStore
+from vbench.training.recipe import Recipe, make_optimizer, make_schedule
+
+TRAIN_RECORD_KEY = ("run_id",)
+
+
+@dataclass
+class TrainSettings:
+    dataset: str
+    model: str
+    root: str | None = None
+    split: int | None = None
+    epochs: int = 3
+    batch_size: int = 8  # global batch
+    recipe: Recipe = field(default_factory=Recipe)
+    depth: int | None = None
+    frames: int = 8
+    size: int = 224  # crop size
+    short_side: int | None = None  # default: size * 256 / 224
+    init: str | None = None
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    sync_bn: bool = True
+    dreal: bool = False
+    dropout: float | None = None
+    limit_train: int | None = None
+    limit_val: int | None = None
+    validate: bool = True
+    out: str = "results"
+    resume: bool = False
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+    def run_id(self, init_sha: str | None) -> str:
+        fields = asdict(self)
+        for volatile in ("workers", "out", "resume", "device"):
+            fields.pop(volatile)
+        fields["init"] = init_sha
+        return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """This process's share of one permutation per epoch, drawn from (seed, epoch).
+
+    Every process draws the same permutation, keeps whole global batches (the last
+    partial one is dropped, as ``drop_last``), and takes every ``world``-th index, so the
+    union of the processes' batches is the single-process batch.
+    """
+
+    def __init__(self, size: int, global_batch: int, seed: int, rank: int = 0, world: int = 1):
+        if global_batch % world:
+            raise VbenchError(f"the batch size {global_batch} must be a multiple of the {world} processes")
+        self.size, self.global_batch, self.seed, self.rank, self.world = size, global_batch, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        whole = len(order) // self.global_batch * self.global_batch
+        return order[:whole][self.rank::self.world]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices())
+
+    def __len__(self) -> int:
+        return self.size // self.global_batch * self.global_batch // self.world
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def _initialise(model: torch.nn.Module, path: str) -> str:
+    """Start from ``path``: a torchvision ImageNet ResNet (into the trunk) or a vbench/official checkpoint."""
+    from vbench.models.checkpoint import (CheckpointError, apply_checkpoint_filter, file_sha256,
+                                          load_imagenet_trunk, load_state_dict, read_checkpoint)
+
+    try:
+        load_imagenet_trunk(model, path)
+    except CheckpointError:
+        state = apply_checkpoint_filter(read_checkpoint(path), model)
+        report = load_state_dict(model, state, strict=False)
+        if report.loaded == 0:
+            raise CheckpointError(f"nothing in {path} fits {model.vbench_spec.name}: {report.summary()}") from None
+    return file_sha256(path)
+
+
+def validate(model: torch.nn.Module, dataset, context: DistributedContext, device: torch.device,
+             dtype: torch.dtype, batch_size: int, workers: int, limit: int | None = None):
+    """Top-1/top-5 of the in-memory model on ``dataset`` (its views), every video once across processes."""
+    from vbench.data import collate
+    from vbench.evaluation.engine import _score_batch
+    from vbench.evaluation.metrics import fuse_views
+
+    indices = list(range(len(dataset) if limit is None else min(limit, len(dataset))))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=collate, num_workers=workers,
+                                         sampler=ShardSampler(indices, context.rank, context.world_size))
+    was_training = model.training
+    model.eval()
+    items = []
+    for batch in loader:
+        if batch["video"] is None:
+            continue
+        scores = _score_batch(model, batch["video"], device, dtype, channels_last=False)
+        items += [(int(i), s, int(label)) for i, s, label in zip(batch["index"], scores, batch["label"])]
+    model.train(was_training)
+    items = gather_to_main(items, context)
+    if not context.is_main or not items:
+        return None
+    items.sort(key=lambda item: item[0])
+    scores = fuse_views(torch.stack([s for _, s, _ in items]), "softmax")
+    return classification_result(scores, torch.tensor([label for _, _, label in items]), dataset.num_classes)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> dict | None:
+    """Train and validate; returns the final record on rank 0 (None on other ranks)."""
+    from vbench.data import build_dataset, collate, resolve_views
+    from vbench.models import create_model, model_info
+    from vbench.profiling.device import device_name, resolve_device, resolve_precision
+
+    if settings.epochs < 1 or settings.batch_size < 1:
+        raise VbenchError("--epochs and --batch-size must be at least 1")
+    device, device_note = resolve_device(settings.device)
+    dtype = resolve_precision(settings.precision)
+    context = init_distributed(device.type)
+    if context.enabled and device.type == "cuda":
+        device = torch.device("cuda", context.local_rank)
+    try:
+        torch.manual_seed(settings.seed)
+        short_side = settings.short_side or round(settings.size * 256 / 224)
+        train_views = resolve_views(None, frames=settings.frames, short_side=short_side, crop_size=settings.size)
+        train_set = build_dataset(settings.dataset, settings.root, settings.split, "train", views=train_views,
+                                  train=True, seed=settings.seed, **settings.dataset_options)
+        val_set = build_dataset(settings.dataset, settings.root, settings.split, "test", views=train_views,
+                                train=False, **settings.dataset_options)
+        if settings.limit_train is not None:
+            train_set = torch.utils.data.Subset(train_set, range(min(settings.limit_train, len(train_set))))
+        num_classes = val_set.num_classes
+        overrides = {"dropout": settings.dropout} if settings.dropout is not None else {}
+        model = create_model(settings.model, num_classes=num_classes, num_frames=settings.frames,
+                             depth=settings.depth, **overrides)
+        name = model.vbench_spec.name
+        init_sha = _initialise(model, settings.init) if settings.init else None
+        run_id = settings.run_id(init_sha)
+        folder = Path(settings.out) / "train" / run_id
+        if context.enabled and settings.sync_bn:
+            from vbench.training.sync_bn import convert_sync_batchnorm
+
+            model = convert_sync_batchnorm(model, device.type)
+        model = model.to(device)
+        if settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        dreal = None
+        if settings.dreal:
+            from vbench.training.dreal import Dreal
+
+            dreal = Dreal(model, seed=settings.seed, device=device)
+        optimizer = make_optimizer(model, settings.recipe)
+        per_process = settings.batch_size // context.world_size
+        sampler = EpochSampler(len(train_set), settings.batch_size, settings.seed, context.rank, context.world_size)
+        steps_per_epoch = len(sampler) // per_process
+        if steps_per_epoch == 0:
+            raise VbenchError(f"the training set has {len(train_set)} videos, fewer than one batch of "
+                              f"{settings.batch_size}: lower --batch-size")
+        schedule = make_schedule(optimizer, settings.recipe, steps_per_epoch, settings.epochs)
+        scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda")
+        wrapped = model
+        if context.enabled:
+            wrapped = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+        history: list[dict] = []
+        start_epoch = 0
+        checkpoint = folder / "last.pth"
+        if settings.resume and checkpoint.exists():
+            state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+            _unwrap(wrapped).load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            scaler.load_state_dict(state["scaler"])
+            if dreal is not None and state.get("dreal"):
+                dreal.load_state_dict(state["dreal"])
+            _set_rng_state(state["rng"])
+            history, start_epoch = state["history"], state["epoch"] + 1
+        started = time.perf_counter() - sum(h["time_s"] for h in history)
+        autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 \
+            else contextlib.nullcontext
+        for epoch in range(start_epoch, settings.epochs):
+            epoch_start = time.perf_counter()
+            sampler.set_epoch(epoch)
+            base = train_set.dataset if isinstance(train_set, torch.utils.data.Subset) else train_set
+            base.set_epoch(epoch)
+            loader = torch.utils.data.DataLoader(train_set, batch_size=per_process, sampler=sampler,
+                                                 collate_fn=collate, num_workers=settings.workers, drop_last=True,
+                                                 pin_memory=device.type == "cuda")
+            wrapped.train()
+            losses, skipped, seen = [], 0, 0
+            for step, batch in enumerate(loader):
+                skipped += len(batch["skipped"])
+                if batch["video"] is None:
+                    continue
+                video = batch["video"][:, 0].to(device, non_blocking=True)
+                labels = batch["label"].to(device)
+                with autocast():
+                    if dreal is not None:
+                        logits, descriptors = dreal.forward(wrapped, video)
+                    else:
+                        logits = wrapped(video)
+                    loss = F.cross_entropy(logits.float(), labels, label_smoothing=settings.recipe.label_smoothing)
+                    total = loss + dreal.actor_loss(descriptors) if dreal is not None else loss
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(total).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.recipe.clip_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                schedule.step()
+                extra = {}
+                if dreal is not None:
+                    critic = dreal.critic_step(wrapped, video, labels, logits, descriptors)
+                    extra = {"critic_loss": critic.critic_loss, "reward": critic.mean_reward}
+                losses.append(loss.item())
+                seen += video.shape[0]
+                if on_step and context.is_main:
+                    on_step({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": loss.item(),
+                             "lr": schedule.get_last_lr()[0],
+                             "clips_per_s": seen * context.world_size / (time.perf_counter() - epoch_start), **extra})
+            mean_loss = _mean_across(sum(losses), len(losses), context, device)
+            result = validate(model, val_set, context, device, dtype, per_process or 1, settings.workers,
+                              settings.limit_val) if settings.validate else None
+            entry = {"epoch": epoch, "loss": round(mean_loss, 6), "lr": schedule.get_last_lr()[0],
+                     "top1": None if result is None else round(result.top1, 4),
+                     "top5": None if result is None else round(result.top5, 4),
+                     "mean_class": None if result is None else round(result.mean_class, 4),
+                     "skipped": skipped, "time_s": round(time.perf_counter() - epoch_start, 2)}
+            history.append(entry)
+            if context.is_main:
+                _atomic_save({"model": _unwrap(wrapped).state_dict(), "optimizer": optimizer.state_dict(),
+                              "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
+                              "dreal": dreal.state_dict() if dreal is not None else None, "rng": _rng_state(),
+                              "history": history, "epoch": epoch, "settings": asdict(settings)}, checkpoint)
+                if on_epoch:
+                    on_epoch(entry)
+            if context.enabled:
+                dist.barrier()
+        if not context.is_main:
+            return None
+        final = _unwrap(wrapped)  # synchronised batch norms keep the plain state dict keys
+        weights = folder / "model.pth"
+        _atomic_save({"state_dict": final.state_dict(), "model": name, "num_classes": num_classes,
+                      "frames": settings.frames, "classes": val_set.classes}, weights)
+        info = model_info(name)
+        last = history[-1]
+        record = {
+            "run_id": run_id, "model": name, "method": info.method, "dataset": settings.dataset,
+            "split": settings.split, "subset": "test", "frames": settings.frames,
+            "size": f"{settings.size}x{settings.size}", "views": "1x1", "clips": 1, "crops": 1, "fusion": "softmax",
+            "top1": last["top1"], "top5": last["top5"], "mean_class": last["mean_class"],
+            "best_top1": max((h["top1"] for h in history if h["top1"] is not None), default=None),
+            "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
+            "recipe": settings.recipe.as_dict(), "init": settings.init, "dreal": settings.dreal,
+            "reconstruction": settings.dreal, "history": history, "checkpoint": str(weights),
+            "videos": len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set)),
+            "train_videos": len(train_set), "time_s": round(time.perf_counter() - started, 2),
+            "device": device.type, "device_name": device_name(device), "precision": settings.precision,
+            "world_size": context.world_size, "task": info.task, "status": "ok", "source": "vbench train",
+            "notes": [device_note] if device_note else [], **provenance(),
+        }
+        from vbench.training.records import train_markdown
+
+        RecordStore(Path(settings.out), "train", TRAIN_RECORD_KEY, train_markdown).put(record)
+        return record
+    finally:
+        shutdown_distributed(context)
+
+
+def _mean_across(total: float, count: int, context: DistributedContext, device: torch.device) -> float:
+    if context.enabled:
+        tensor = torch.tensor([total, count], dtype=torch.float64, device=device)
+        dist.all_reduce(tensor)
+        total, count = tensor.tolist()
+    return total / count if count else math.nan
+
