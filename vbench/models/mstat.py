@@ -84,6 +84,7 @@ class MSTAT(nn.Module):
         self.eval_feature = eval_feature
         self.temporal_attention = True  # False: frames as an unordered set (for ablations and tests)
         self.stage_ends = tuple(int(sum(stage_depths[:i + 1])) for i in range(3))
+        self.img_size = tuple(img_size)
         self.patch_embed = PatchEmbed(patch_size, 3, embed_dim)
         self.grid = self.patch_embed.grid(*img_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -121,7 +122,7 @@ class MSTAT(nn.Module):
         nt, p, d = patches.shape
         n = nt // self.num_frames
         patches = self.patch_shuffle(patches.view(n, self.num_frames, p, d)).reshape(nt, p, d)
-        pos = self.pos_embed if grid == self.grid else resize_pos_embed(self.pos_embed, grid)
+        pos = self.pos_embed if grid == self.grid else resize_pos_embed(self.pos_embed, grid, source_grid=self.grid)
         tokens = torch.cat([self.cls_token.expand(nt, -1, -1), patches], dim=1) + pos
         return tokens.view(n, self.num_frames, 1 + p, d)
 

@@ -99,20 +99,25 @@ def init_vit_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int = 1) -> torch.Tensor:
+def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int = 1,
+                     source_grid: tuple[int, int] | None = None) -> torch.Tensor:
     """(1, prefix + h*w, D) position embedding resized to ``grid`` (bilinear), prefix kept.
 
-    A square source grid is assumed when the source is not already ``grid`` (ImageNet
-    ViTs are square: 14x14 at 224).
+    Without ``source_grid`` the source is taken as square (ImageNet ViTs: 14x14 at 224).
     """
     prefix, patches = pos_embed[:, :num_prefix], pos_embed[:, num_prefix:]
     count, dim = patches.shape[1], patches.shape[2]
-    if count == grid[0] * grid[1]:
+    if source_grid is None:
+        if count == grid[0] * grid[1]:
+            return pos_embed
+        side = math.isqrt(count)
+        if side * side != count:
+            raise CheckpointError(f"position embedding of {count} patches is not a square grid; "
+                                  f"cannot resize it to {grid}")
+        source_grid = (side, side)
+    if tuple(source_grid) == tuple(grid):
         return pos_embed
-    side = math.isqrt(count)
-    if side * side != count:
-        raise CheckpointError(f"position embedding of {count} patches is not a square grid; cannot resize it to {grid}")
-    patches = patches.reshape(1, side, side, dim).permute(0, 3, 1, 2)
+    patches = patches.reshape(1, source_grid[0], source_grid[1], dim).permute(0, 3, 1, 2)
     patches = F.interpolate(patches.float(), size=grid, mode="bilinear", align_corners=False)
     patches = patches.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], dim).to(pos_embed.dtype)
     return torch.cat([prefix, patches], dim=1)

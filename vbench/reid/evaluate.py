@@ -116,7 +116,7 @@ def extract_store(model: torch.nn.Module, dataset: str, root: str | Path, *, tri
     """Features of every test tracklet of the dataset's trials (one trial, or all when None)."""
     spec = getattr(model, "vbench_spec", None)
     seq_len = seq_len or (spec.num_frames if spec else 8)
-    size = size or (spec.info.size if spec else (256, 128))
+    size = size or getattr(model, "img_size", None) or (spec.info.size if spec else (256, 128))
     datasets = load_trials(dataset, root, trial, **(dataset_options or {}))
     store, tracklets = FeatureStore.for_trials(datasets)
     store.features = extract_features(model, tracklets, sampling=sampling, seq_len=seq_len, size=tuple(size),
