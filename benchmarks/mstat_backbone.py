@@ -1,6 +1,6 @@
 """MSTAT's ViT-B/16 backbone against torchvision's ``vit_b_16``: same weights, same input.
 
-    python benchmarks/mstat_backbone.py [--batch 8] [--rounds 7]
+    PYTHONPATH=. python benchmarks/mstat_backbone.py [--batch 8] [--rounds 7]
 
 MSTAT has no public code, so its only part with a reference implementation is the
 ImageNet ViT-B/16 it starts from. torchvision's weights go through vbench's converter
