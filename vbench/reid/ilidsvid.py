@@ -52,6 +52,13 @@ def _two_camera_dataset(name: str, root: Path, cameras: tuple[Path, Path], train
                        np.arange(half, 2 * half), trial=trial, num_trials=num_trials)
 
 
+def _camera_folders(root: Path, base: str, cameras: tuple[str, str], label: str) -> tuple[Path, Path]:
+    first, second = (root / base / c for c in cameras)
+    if not first.is_dir():
+        raise VbenchError(f"{label} sequences not found: {first}")
+    return first, second
+
+
 def _check_trial(trial: int, num_trials: int, name: str) -> None:
     if not 0 <= trial < num_trials:
         raise VbenchError(f"{name} has {num_trials} trials (0..{num_trials - 1}); trial {trial} does not exist")
@@ -60,10 +67,7 @@ def _check_trial(trial: int, num_trials: int, name: str) -> None:
 def read_ilidsvid(root: str | Path, trial: int = 0, splits: str | Path | None = None) -> ReidDataset:
     """One trial of iLIDS-VID under ``root`` (the folder holding ``i-LIDS-VID/``)."""
     root = Path(root)
-    sequences = root / "i-LIDS-VID" / "sequences"
-    cam1, cam2 = sequences / "cam1", sequences / "cam2"
-    if not cam1.is_dir():
-        raise VbenchError(f"iLIDS-VID sequences not found: {cam1}")
+    cam1, cam2 = _camera_folders(root, "i-LIDS-VID/sequences", ("cam1", "cam2"), "iLIDS-VID")
     split_path = Path(splits) if splits else root / "train-test people splits" / "train_test_splits_ilidsvid.mat"
     ls_set = read_mat_matrix(split_path, "ls_set").astype(np.int64)
     if ls_set.ndim != 2 or ls_set.shape[1] % 2:
@@ -81,10 +85,7 @@ def read_ilidsvid(root: str | Path, trial: int = 0, splits: str | Path | None = 
 def read_prid2011(root: str | Path, trial: int = 0, splits: str | Path | None = None) -> ReidDataset:
     """One trial of PRID-2011 multi-shot under ``root`` (the folder holding ``prid_2011/``)."""
     root = Path(root)
-    shots = root / "prid_2011" / "multi_shot"
-    cam_a, cam_b = shots / "cam_a", shots / "cam_b"
-    if not cam_a.is_dir():
-        raise VbenchError(f"PRID-2011 sequences not found: {cam_a}")
+    cam_a, cam_b = _camera_folders(root, "prid_2011/multi_shot", ("cam_a", "cam_b"), "PRID-2011")
     split_path = Path(splits) if splits else root / "splits_prid2011.json"
     if not split_path.is_file():
         raise VbenchError(f"PRID-2011 splits file not found: {split_path} (a JSON list of "
