@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vbench.errors import VbenchError
 from vbench.reid import FeatureStore, gallery_view, rank_queries, rescore, score
@@ -107,3 +109,51 @@ def test_rescore_reads_the_saved_features_under_another_protocol_and_distance(tm
         rescore(path, "official", "manhattan")
     with pytest.raises(VbenchError, match="not found"):
         rescore(tmp_path / "nope.npz")
+
+
+def _matlab_compute_ap(good, junk, index):
+    """A line-by-line reading of MARS-evaluation's utils/compute_AP.m (1-based ranks)."""
+    cmc = np.zeros(len(index))
+    ngood = len(good)
+    old_recall, old_precision, ap, intersect, j, good_now, njunk = 0.0, 1.0, 0.0, 0, 0, 0, 0
+    for n, item in enumerate(index, start=1):
+        flag = item in good
+        if flag:
+            cmc[n - njunk - 1:] = 1
+            good_now += 1
+        if item in junk:
+            njunk += 1
+            continue
+        if flag:
+            intersect += 1
+        recall = intersect / ngood
+        precision = intersect / (j + 1)
+        ap += (recall - old_recall) * ((old_precision + precision) / 2)
+        old_recall, old_precision = recall, precision
+        j += 1
+        if good_now == ngood:
+            break
+    return ap, cmc
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5), st.integers(2, 12), st.integers(0, 10_000))
+def test_vectorised_scores_match_the_matlab_loop_and_the_plain_definition(num_q, num_g, seed):
+    rng = np.random.default_rng(seed)
+    dist = rng.integers(0, 4, size=(num_q, num_g)).astype(float)  # many ties
+    q_pids, q_cams = rng.integers(1, 3, num_q), rng.integers(1, 3, num_q)
+    g_pids, g_cams = rng.integers(-1, 3, num_g), rng.integers(1, 3, num_g)
+    scores = rank_queries(dist, q_pids, q_cams, g_pids, g_cams)
+    for q in range(num_q):
+        index = np.argsort(dist[q], kind="stable")
+        good = {i for i in range(num_g) if g_pids[i] == q_pids[q] and g_cams[i] != q_cams[q] and g_pids[i] != -1}
+        junk = {i for i in range(num_g) if g_pids[i] == -1 or (g_pids[i] == q_pids[q] and g_cams[i] == q_cams[q])}
+        assert scores.valid[q] == bool(good)
+        if not good:
+            continue
+        ap_interp, cmc = _matlab_compute_ap(good, junk, index)
+        assert scores.ap_interpolated[q] == pytest.approx(ap_interp)
+        assert scores.first_match[q] == int(np.argmax(cmc)) + 1
+        kept = [i for i in index if i not in junk]
+        hits = [k + 1 for k, i in enumerate(kept) if i in good]
+        assert scores.ap[q] == pytest.approx(np.mean([(n + 1) / rank for n, rank in enumerate(hits)]))
