@@ -118,6 +118,23 @@ def test_converted_torchvision_vit_computes_what_torchvision_computes():
         assert (model.norm(tokens)[:, 0] - expected).abs().max() < 1e-5
 
 
+def _timm_names(tv):
+    """torchvision's ViT-B/16 tensors under timm's ``VisionTransformer`` key names (written out here)."""
+    out = {"cls_token": tv["class_token"], "pos_embed": tv["encoder.pos_embedding"],
+           "patch_embed.proj.weight": tv["conv_proj.weight"], "patch_embed.proj.bias": tv["conv_proj.bias"],
+           "norm.weight": tv["encoder.ln.weight"], "norm.bias": tv["encoder.ln.bias"],
+           "head.weight": tv["heads.head.weight"], "head.bias": tv["heads.head.bias"]}
+    for i in range(12):
+        layer = f"encoder.layers.encoder_layer_{i}."
+        for timm, torchvision_name in (("norm1", "ln_1"), ("norm2", "ln_2"), ("attn.proj", "self_attention.out_proj"),
+                                       ("mlp.fc1", "mlp.0"), ("mlp.fc2", "mlp.3")):
+            for kind in ("weight", "bias"):
+                out[f"blocks.{i}.{timm}.{kind}"] = tv[f"{layer}{torchvision_name}.{kind}"]
+        out[f"blocks.{i}.attn.qkv.weight"] = tv[f"{layer}self_attention.in_proj_weight"]
+        out[f"blocks.{i}.attn.qkv.bias"] = tv[f"{layer}self_attention.in_proj_bias"]
+    return out
+
+
 def _check_backbone_landed(model, source_timm_names, report):
     state = model.state_dict()
     for key, value in source_timm_names.items():
@@ -140,8 +157,8 @@ def test_imagenet_vit_b16_converter_lands_every_tensor_from_timm_and_torchvision
     tv = torchvision.models.vit_b_16(weights=None)
     for p in tv.parameters():
         torch.nn.init.normal_(p, std=0.02)
-    timm_names = convert_vit_state_dict(tv.state_dict(), keep_classifier=True)  # timm's key names and shapes
-    assert "blocks.11.attn.qkv.weight" in timm_names and timm_names["pos_embed"].shape == (1, 197, 768)
+    timm_names = _timm_names(tv.state_dict())
+    assert len(timm_names) == len(tv.state_dict()) == 152 and timm_names["pos_embed"].shape == (1, 197, 768)
     model = vbench.create_model("mstat_vitb16")
     for name, state in (("torchvision", tv.state_dict()), ("timm", timm_names)):
         path = tmp_path / f"{name}.pth"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vbench.errors import VbenchError
-from vbench.reid.tracklets import ReidDataset, Tracklet, sort_frames
+from vbench.reid.tracklets import ReidDataset, Tracklet, frame_number
 
 PROTOCOLS = ("official", "query-removed", "query-included")
 
@@ -71,7 +71,11 @@ def _tracklets(root: Path, subset: str, names: list[str], tracks: np.ndarray) ->
         if not 1 <= start <= end <= len(names):
             raise VbenchError(f"MARS {subset} track {row + 1}: frames {start}..{end} fall outside "
                               f"the {len(names)} names of info/{subset}_name.txt")
-        frames = sort_frames(os.path.join(folder, name[:4], name) for name in names[start - 1:end])
+        chunk = names[start - 1:end]
+        numbers = [frame_number(name) for name in chunk]
+        if any(a > b for a, b in zip(numbers, numbers[1:])):  # the lists are usually in order already
+            chunk = [name for _, name in sorted(zip(numbers, chunk))]
+        frames = tuple(os.path.join(folder, name[:4], name) for name in chunk)
         out.append(Tracklet(f"{subset}/{row:05d}", frames, int(pid), int(cam)))
     return out
 

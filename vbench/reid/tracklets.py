@@ -25,7 +25,7 @@ _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 def frame_number(path: str | Path) -> int:
     """The frame number of a file name: the digits after MARS's ``F``, else the last number."""
-    stem = os.path.splitext(os.path.basename(path))[0]
+    stem = os.path.basename(path).rsplit(".", 1)[0]
     marker = stem.rfind("F")
     if marker >= 0 and stem[marker + 1:].isdigit():
         return int(stem[marker + 1:])
