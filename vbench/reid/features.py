@@ -55,7 +55,7 @@ def load_frames(paths: Sequence[str], size: tuple[int, int] = (256, 128),
     for path in paths:
         try:
             with Image.open(path) as image:
-                image = image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+                image = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
                 frames.append(torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()))
         except OSError as error:
             raise VbenchError(f"cannot read frame {path}: {error}") from None
@@ -104,7 +104,11 @@ def extract_features(model: torch.nn.Module, tracklets: Sequence[Tracklet], *, s
                      device: str | torch.device = "cpu", num_workers: int = 0,
                      loader: Callable[[Sequence[str], tuple[int, int]], torch.Tensor] = load_frames,
                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """(len(tracklets), D) float32: the mean of each tracklet's clip features (model in eval mode)."""
+    """(len(tracklets), D) float32: the mean of each tracklet's clip features.
+
+    The model runs in eval mode (its mode is restored after) and must already sit on
+    ``device``; clips are batched across tracklets, ``batch_size`` clips a forward pass.
+    """
     clips = ClipDataset(tracklets, sampling, seq_len, size, loader)
     batches = torch.utils.data.DataLoader(clips, batch_size=batch_size, num_workers=num_workers)
     was_training = model.training
