@@ -39,9 +39,16 @@ def _quartiles(times: list[float]) -> tuple[float, float, float]:
 
 def measure_latency(fn: Callable[[], object], device: torch.device, *, warmup: int = 3,
                     budget_s: float = 10.0, threshold: float = 0.05, min_runs: int = 5) -> Latency:
-    """Time ``fn()`` (one forward pass) on ``device``."""
-    for _ in range(warmup):
+    """Time ``fn()`` (one forward pass) on ``device``.
+
+    Warm-up stops after ``warmup`` runs or a fifth of the budget, whichever comes first
+    (at least one run): a model that takes seconds a pass is warm after one.
+    """
+    warm_until = time.perf_counter() + 0.2 * budget_s
+    for done in range(max(1, warmup)):
         fn()
+        if time.perf_counter() > warm_until:
+            break
     if device.type == "cuda":
         return _cuda_latency(fn, device, budget_s, threshold, min_runs)
     threads = torch.get_num_threads()
