@@ -45,7 +45,7 @@ def measure_latency(fn: Callable[[], object], device: torch.device, *, warmup: i
     (at least one run): a model that takes seconds a pass is warm after one.
     """
     warm_until = time.perf_counter() + 0.2 * budget_s
-    for done in range(max(1, warmup)):
+    for _ in range(max(1, warmup)):
         fn()
         if time.perf_counter() > warm_until:
             break
