@@ -18,9 +18,13 @@ Per-frame kernels, fast: since ``alpha`` scales input channels, the conv of fram
 ``alpha_t * W_b`` equals the shared conv applied to ``alpha_t * x_t``. vbench multiplies the
 input (one broadcast over H x W) and runs one ordinary conv over the folded batch, instead of
 the official grouped conv with N*T groups over per-frame weights. Same values (to float
-rounding) and the same multiply-accumulates for the conv; on the CPU it is several times
-faster (benchmarks/tada_variants.py). The multiplication is elementwise, as is the official
-weight scaling: neither counts as MACs.
+rounding) and the same multiply-accumulates for the conv (fvcore counts a grouped conv by its
+weight shape: the same figure, tests/test_tada2d.py). Measured on the CPU (2 threads, 8
+frames, benchmarks/tada_variants.py; a shared, loaded machine, interleaved medians): about
+equal on layer1-2 (grouped up to 10% faster on layer1's first, stride-2 conv at 128 px), 1.2
+to 4.8x faster on layer3-4 (e.g. 132 against 632 ms for C=512 at 8 px); the whole TAda2D-R50
+at 8 x 256 x 256 ran in 20.1 s against the official 24.1 s on that machine. The
+multiplication is elementwise, as is the official weight scaling: neither counts as MACs.
 
 The temporal feature aggregation of TAda2D (``TemporalAggregationNorm``, the ``spatial_norm``
 slot): ``BN(y) + BN_pool(avgpool_t(y))`` on the conv output y, with an average pool over
@@ -93,10 +97,10 @@ def temporal_avg_pool(x: torch.Tensor, num_frames: int, kernel: int = 3) -> torc
     """Average over ``kernel`` neighbouring frames of (N*T, C, H, W), zeros past the clip ends
     counted (``nn.AvgPool3d((k, 1, 1), 1, (k // 2, 0, 0))`` on (N, C, T, H, W), as official).
 
-    Written as shifted in-place adds over the folded batch: on the CPU this is one to two
-    orders of magnitude faster than ``avg_pool3d`` (or ``avg_pool2d`` with a (k, 1) window)
-    on these shapes (benchmarks/tada_variants.py). fvcore sees adds (elementwise ops), not a
-    pool; the paper's figure counts neither (convs and fc only).
+    Written as shifted in-place adds over the folded batch: on the CPU about a hundred times
+    faster than ``avg_pool3d`` (or ``avg_pool2d`` with a (k, 1) window) on TAda2D's shapes
+    (0.2-0.5 ms against 23-90 ms, benchmarks/tada_variants.py). fvcore sees adds
+    (elementwise ops), not a pool; the paper's figure counts neither (convs and fc only).
     """
     nt, c, h, w = x.shape
     frames = x.reshape(nt // num_frames, num_frames, c * h * w)
