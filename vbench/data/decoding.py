@@ -274,8 +274,9 @@ def check_decoder(decoder: str) -> None:
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:120]
+    """A short reason without the file's path (the report names the file)."""
+    text = getattr(error, "strerror", None) or str(error).strip() or type(error).__name__
+    return str(text).splitlines()[0][:120]
 
 
 def probe(path: str | Path) -> int:
