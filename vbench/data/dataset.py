@@ -96,11 +96,13 @@ class VideoDataset(torch.utils.data.Dataset):
     def rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng((self.seed, self.epoch, index))
 
-    def clip_indices(self, index: int, num_frames: int) -> list[list[int]]:
+    def clip_indices(self, index: int, num_frames: int, rng: np.random.Generator | None = None) -> list[list[int]]:
         """Frame indices (0-based) of each clip of item ``index`` for a ``num_frames`` video."""
         v = self.views
+        if self.train and rng is None:
+            rng = self.rng(index)
         return sample_clips(num_frames, frames=v.frames, clips=v.clips, sampling=v.sampling,
-                            interval=v.frame_interval, train=self.train, rng=self.rng(index) if self.train else None)
+                            interval=v.frame_interval, train=self.train, rng=rng)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.index.records[index]
@@ -115,9 +117,10 @@ class VideoDataset(torch.utils.data.Dataset):
 
     def _load(self, index: int, record: VideoRecord) -> tuple[torch.Tensor, int]:
         opener = self.index.open_reader or (lambda r: open_reader(r, self.decoder))
+        rng = self.rng(index) if self.train else None  # one stream per item: frames, then mirror, then crop
         reader = opener(record)
         try:
-            clips = self.clip_indices(index, reader.num_frames)
+            clips = self.clip_indices(index, reader.num_frames, rng)
             unique = sorted({i for clip in clips for i in clip})
             frames = reader.get(unique)
         finally:
@@ -126,8 +129,7 @@ class VideoDataset(torch.utils.data.Dataset):
         rows = [[row[i] for i in clip] for clip in clips]
         v = self.views
         if not self.train:
-            return T.test_views(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops), record.label
-        rng = self.rng(index)
+            return T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops), record.label
         mirrored = self.flip != "none" and bool(rng.random() < 0.5)
         video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
                              mirrored=mirrored, rng=rng)

@@ -237,9 +237,9 @@ class FrameFilesReader:
 
 
 def frame_template(names: set[str], template: str | None = None) -> tuple[str | None, int]:
-    """(template, first number) of a frame folder's listing: 1-based if frame 1 exists."""
+    """(template, first number) of a frame folder's listing: 0-based only if frame 0 exists."""
     for candidate in (template,) if template else FRAME_TEMPLATES:
-        for start in (1, 0):
+        for start in (0, 1):
             if candidate.format(start) in names:
                 return candidate, start
     return (template, 1) if template else (None, 1)

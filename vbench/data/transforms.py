@@ -65,7 +65,7 @@ def normalise(clip: torch.Tensor) -> torch.Tensor:
     return (clip.float() - _MEAN) / _STD
 
 
-def test_views(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
+def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
                crops: int) -> torch.Tensor:
     """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``."""
     x = resize_short_side(to_tensor(frames), short_side)
