@@ -23,6 +23,7 @@ class SplitFileError(VbenchError, ValueError):
 
     def __init__(self, path: str | os.PathLike, line: int | None, reason: str):
         where = f"{path}, line {line}" if line is not None else str(path)
+        reason = reason.replace("\r", "\\r").replace("\n", "\\n")  # quoted file content stays on one line
         super().__init__(f"{where}: {reason}")
         self.path, self.line, self.reason = str(path), line, reason
 

@@ -29,14 +29,21 @@ COLUMNS = ("label", "youtube_id", "time_start", "time_end")
 
 def read_csv(path: Path) -> list[tuple[str, str, int, int]]:
     """(label, youtube_id, start, end) of each row."""
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text.replace("\r", "")))
+    reader = csv.reader(io.StringIO(read_text(path).replace("\r", "")))
+    try:
+        return _read_rows(path, reader)
+    except csv.Error as error:
+        raise SplitFileError(path, reader.line_num, f"not valid CSV ({error})") from None
+
+
+def _read_rows(path: Path, reader) -> list[tuple[str, str, int, int]]:
     header = next(reader, None)
     if header is None or not set(COLUMNS) <= {h.strip() for h in header}:
         raise SplitFileError(path, 1, f"expected a header with {','.join(COLUMNS)}")
     column = {h.strip(): i for i, h in enumerate(header)}
     rows = []
-    for number, row in enumerate(reader, start=2):
+    for row in reader:
+        number = reader.line_num
         if not row or not "".join(row).strip():
             continue
         if len(row) != len(header):
@@ -44,7 +51,7 @@ def read_csv(path: Path) -> list[tuple[str, str, int, int]]:
         label, youtube_id = row[column["label"]].strip(), row[column["youtube_id"]].strip()
         try:
             start, end = (int(float(row[column[c]])) for c in ("time_start", "time_end"))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise SplitFileError(path, number, "time_start and time_end must be numbers") from None
         if not label or not youtube_id:
             raise SplitFileError(path, number, "empty label or youtube_id")
@@ -86,9 +93,9 @@ def index_kinetics(root: Path, split: None, subset: str, *, name: str, expected:
     video_root = root / videos if videos else root
     files = video_files(video_root)
     present, missing = [], []
-    for number, (label, youtube_id, start, end) in enumerate(rows, start=2):
+    for label, youtube_id, start, end in rows:
         if label not in position:
-            raise SplitFileError(path, number, f"label '{label[:60]}' is not a class of the training list")
+            raise SplitFileError(path, None, f"label '{label[:60]}' is not a class of the training list")
         clip = f"{youtube_id}_{start:06d}_{end:06d}"
         found = files.get(clip) or files.get(youtube_id)
         target = present if found else missing

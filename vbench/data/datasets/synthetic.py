@@ -81,16 +81,18 @@ class SyntheticReader:
 
 @register_dataset("synthetic", description="generated motion clips (static / left / right / up / down), no files",
                   layout="none: generated from the seed", needs_root=False, takes_views=True,
-                  source="vbench", options="videos_per_class, size, length_factor, seed")
+                  source="vbench",
+                  options="videos_per_class, size, length_factor, data_seed (the videos; build_dataset's seed "
+                          "draws the training clips)")
 def synthetic(root: Path | None, split: None, subset: str, views=None, videos_per_class: int | None = None,
-              size: int = 64, length_factor: int = 4, seed: int = 0) -> DatasetIndex:
+              size: int = 64, length_factor: int = 4, data_seed: int = 0) -> DatasetIndex:
     frames = views.frames if views is not None else 8
     dense = views is not None and views.sampling == "dense"
     factor = max(length_factor, views.frame_interval) if dense else length_factor
     count = videos_per_class or (32 if subset == "train" else 8)
     height, width = size, size * 4 // 3
     records = [VideoRecord(id=f"synthetic-{subset}-{i:05d}", label=i % len(CLASSES), path=f"synthetic://{subset}/{i}",
-                           num_frames=frames * factor, meta={"key": (seed, SUBSET_CODE[subset], i)})
+                           num_frames=frames * factor, meta={"key": (data_seed, SUBSET_CODE[subset], i)})
                for i in range(count * len(CLASSES))]
     return DatasetIndex("synthetic", "", None, subset, list(CLASSES), records, flip_pairs=FLIP_PAIRS,
                         default_flip="swap", open_reader=partial(SyntheticReader, height=height, width=width),
