@@ -60,23 +60,33 @@ def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int
     return [(t, l, m) for t, l in corners for m in (False, True)]
 
 
-def normalise(clip: torch.Tensor) -> torch.Tensor:
-    """(3, T, H, W) uint8 -> float normalised with ImageNet mean and std."""
-    return (clip.float() - _MEAN) / _STD
+def normalise(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` (or ``(3, T, H, W)``) -> float normalised with ImageNet mean and std."""
+    shape = (1, 3, 1, 1) if frames.dim() == 4 and frames.shape[1] == 3 else (3, 1, 1, 1)
+    out = frames.float()  # one contiguous copy, then in place
+    return out.sub_(_MEAN.view(shape)).div_(_STD.view(shape))
 
 
 def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
-               crops: int) -> torch.Tensor:
-    """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``."""
-    x = resize_short_side(to_tensor(frames), short_side)
+                   crops: int) -> torch.Tensor:
+    """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``.
+
+    Frames are resized and normalised once, then each view is one strided copy out of
+    them (views overlap: normalising the crops would redo the same pixels).
+    """
+    x = normalise(resize_short_side(to_tensor(frames), short_side).contiguous())
     h, w = x.shape[-2:]
-    views = []
-    for clip in clips:
-        selected = x[clip].permute(1, 0, 2, 3)  # (3, T, H, W)
-        for top, left, mirrored in crop_boxes(h, w, crop_size, crops):
-            view = selected[..., top:top + crop_size, left:left + crop_size]
-            views.append(view.flip(-1) if mirrored else view)
-    return normalise(torch.stack(views))
+    boxes = crop_boxes(h, w, crop_size, crops)
+    out = torch.empty(len(clips) * len(boxes), 3, len(clips[0]), crop_size, crop_size)
+    for b, (top, left, mirrored) in enumerate(boxes):
+        cropped = x[:, :, top:top + crop_size, left:left + crop_size]
+        if mirrored:
+            cropped = cropped.flip(-1)
+        for c, clip in enumerate(clips):
+            target = out[c * len(boxes) + b]
+            for t, row in enumerate(clip):  # one strided copy a frame: no intermediate tensors
+                target[:, t] = cropped[row]
+    return out
 
 
 def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,
@@ -122,4 +132,4 @@ def train_view(frames: np.ndarray, *, short_side: int, crop_size: int, crop: str
     x = F.resize(x[..., top:top + ch, left:left + cw], [crop_size, crop_size], antialias=True)
     if mirrored:
         x = x.flip(-1)
-    return normalise(x.permute(1, 0, 2, 3)).unsqueeze(0)
+    return normalise(x).permute(1, 0, 2, 3).unsqueeze(0)
