@@ -121,3 +121,32 @@ def test_multiscale_crop_sizes_are_tsm_pairs():
     allowed = {(h, w) for i, h in enumerate((256, 224, 192, 168)) for j, w in enumerate((256, 224, 192, 168))
                if abs(i - j) <= 1}
     assert sizes == allowed
+
+
+def test_optional_decoders_plug_in(tmp_path, monkeypatch):
+    """torchcodec's and decord's adapters, driven by stand-ins (neither is installed here)."""
+    import sys
+    import types
+
+    class FakeTorchCodec:
+        def __init__(self, path, seek_mode, dimension_order):
+            assert (seek_mode, dimension_order) == ("exact", "NHWC")
+            self._reader = PyAVReader(path)
+            self.metadata = types.SimpleNamespace(num_frames=self._reader.num_frames)
+
+        def get_frames_at(self, indices):
+            return types.SimpleNamespace(data=torch.from_numpy(self._reader.get(indices)))
+
+    package = types.ModuleType("torchcodec")
+    package.decoders = types.SimpleNamespace(VideoDecoder=FakeTorchCodec)
+    monkeypatch.setitem(sys.modules, "torchcodec", package)
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", package.decoders)
+    path = write_video(tmp_path / "v.mp4", 20)
+    reader = open_reader(VideoRecord("v", 0, str(path)), decoder="torchcodec")
+    assert reader.num_frames == 20 and [read_index(f) for f in reader.get([19, 2])] == [19, 2]
+    (tmp_path / "bad.mp4").write_bytes(b"x" * 64)
+    with pytest.raises(DecodeError, match="cannot open"):
+        open_reader(VideoRecord("b", 0, str(tmp_path / "bad.mp4")), decoder="torchcodec")
+    monkeypatch.setitem(sys.modules, "decord", None)  # absent: one line saying how to install it
+    with pytest.raises(Exception, match="pip install decord"):
+        open_reader(VideoRecord("v", 0, str(path)), decoder="decord")

@@ -151,46 +151,52 @@ class PyAVReader:
             self._container = None
 
 
-class TorchCodecReader:
+class _LibraryReader:
+    """A reader over an optional decoding library: install hint if absent, DecodeError if unreadable."""
+
+    package = ""
+
     def __init__(self, path: str):
         try:
-            from torchcodec.decoders import VideoDecoder
+            self._handle, self.num_frames = self._open(path)
         except ImportError:
-            raise VbenchError("--decoder torchcodec needs torchcodec: pip install torchcodec") from None
-        try:
-            self._decoder = VideoDecoder(path, seek_mode="exact", dimension_order="NHWC")
-        except Exception as error:  # noqa: BLE001
+            raise VbenchError(f"--decoder {self.package} needs {self.package}: pip install {self.package}") from None
+        except Exception as error:  # noqa: BLE001  (each library raises its own kinds)
             raise DecodeError(f"cannot open: {_reason(error)}") from None
-        self.num_frames = int(self._decoder.metadata.num_frames or 0)
-        if self.num_frames == 0:
+        if not self.num_frames:
             raise DecodeError("no frames")
 
-    def get(self, indices: Sequence[int]) -> np.ndarray:
-        return self._decoder.get_frames_at(indices=[int(i) for i in indices]).data.numpy()
+    def _open(self, path: str) -> tuple[object, int]:
+        raise NotImplementedError
 
     def close(self) -> None:
-        self._decoder = None
+        self._handle = None
 
 
-class DecordReader:
-    def __init__(self, path: str):
-        try:
-            import decord
-        except ImportError:
-            raise VbenchError("--decoder decord needs decord: pip install decord") from None
-        try:
-            self._reader = decord.VideoReader(path, num_threads=1)
-        except Exception as error:  # noqa: BLE001
-            raise DecodeError(f"cannot open: {_reason(error)}") from None
-        self.num_frames = len(self._reader)
-        if self.num_frames == 0:
-            raise DecodeError("no frames")
+class TorchCodecReader(_LibraryReader):
+    package = "torchcodec"
+
+    def _open(self, path: str) -> tuple[object, int]:
+        from torchcodec.decoders import VideoDecoder
+
+        decoder = VideoDecoder(path, seek_mode="exact", dimension_order="NHWC")
+        return decoder, int(decoder.metadata.num_frames or 0)
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
-        return self._reader.get_batch([int(i) for i in indices]).asnumpy()
+        return self._handle.get_frames_at(indices=[int(i) for i in indices]).data.numpy()
 
-    def close(self) -> None:
-        self._reader = None
+
+class DecordReader(_LibraryReader):
+    package = "decord"
+
+    def _open(self, path: str) -> tuple[object, int]:
+        import decord
+
+        reader = decord.VideoReader(path, num_threads=1)
+        return reader, len(reader)
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        return self._handle.get_batch([int(i) for i in indices]).asnumpy()
 
 
 class FrameFilesReader:
