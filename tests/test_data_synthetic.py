@@ -67,3 +67,14 @@ def test_video_length_keeps_sampling_symmetric(sampling):
     assert n % 4 == 0 and (sampling == "segment" or n >= 4 * 6)
     clip = ds.clip_indices(0, n)[0]
     assert len({b - a for a, b in zip(clip, clip[1:])}) == 1  # an arithmetic progression: reversal is a shift
+
+
+def test_dataloader_workers_and_pickling():
+    import pickle
+
+    ds = build_dataset("synthetic", subset="train", views=SMALL, videos_per_class=2)
+    clone = pickle.loads(pickle.dumps(ds))
+    torch.testing.assert_close(clone[4]["video"], ds[4]["video"], rtol=0, atol=0)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate)
+    batches = list(loader)
+    assert sum(len(b["id"]) for b in batches) == 10 and batches[0]["video"].shape[1:] == (1, 3, 4, 32, 32)

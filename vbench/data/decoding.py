@@ -32,6 +32,9 @@ FRAME_TEMPLATES = ("img_{:05d}.jpg", "{:05d}.jpg", "{:06d}.jpg", "image_{:05d}.j
                    "img_{:05d}.png", "{:05d}.png", "{:06d}.png", "frame{:06d}.jpg")
 
 
+SEEK_SKIP = 8  # frames a seek must skip to be worth it: a seek costs a few frames' decoding (a round guess)
+
+
 class DecodeError(RuntimeError):
     """A video that cannot be read; the message is a short reason for reports."""
 
@@ -39,10 +42,10 @@ class DecodeError(RuntimeError):
 class PyAVReader:
     """Exact frame access through PyAV (see the module docstring)."""
 
-    def __init__(self, path: str, threads: str = "AUTO"):
+    def __init__(self, path: str):
         import av
 
-        self.path, self._threads = path, threads
+        self.path = path
         if os.path.getsize(path) == 0:
             raise DecodeError("empty file")
         try:
@@ -53,7 +56,6 @@ class PyAVReader:
             self.close()
             raise DecodeError("no video stream")
         self._stream = self._container.streams.video[0]
-        self._stream.thread_type = threads
         self._scan()
 
     def _scan(self) -> None:
@@ -94,11 +96,14 @@ class PyAVReader:
     def _by_seeking(self, wanted: list[int]) -> dict[int, np.ndarray] | None:
         frames: dict[int, np.ndarray] = {}
         decoded, last = None, None
+        if not self._stream.codec_context.is_open:
+            # frame threads refill their pipeline after every seek: use them only to decode straight through
+            self._stream.thread_type = "SLICE" if self._seeks(wanted) else "AUTO"
         try:
             for index in wanted:
                 target = self._pts[index]
                 key = self._keys[bisect.bisect_right(self._keys, target) - 1]
-                if decoded is None or last is None or not key <= last < target:
+                if decoded is None or last is None or last >= target or self._worth_seeking(last, key):
                     self._container.seek(key, stream=self._stream, backward=True, any_frame=False)
                     decoded, last = self._container.decode(self._stream), None
                 for frame in decoded:
@@ -116,6 +121,15 @@ class PyAVReader:
             return None
         return frames
 
+    def _seeks(self, wanted: list[int]) -> int:
+        """Seeks after the first that reading ``wanted`` will make."""
+        keys = [self._keys[bisect.bisect_right(self._keys, self._pts[i]) - 1] for i in wanted]
+        return sum(self._worth_seeking(self._pts[a], key) for a, key in zip(wanted, keys[1:]))
+
+    def _worth_seeking(self, last: int, key: int) -> bool:
+        """Seek when it skips at least SEEK_SKIP frames; shorter gaps decode faster forward."""
+        return key > last and bisect.bisect_left(self._pts, key) - bisect.bisect_left(self._pts, last) >= SEEK_SKIP
+
     def _in_order(self, wanted: list[int]) -> dict[int, np.ndarray]:
         import av
 
@@ -125,7 +139,7 @@ class PyAVReader:
         try:
             self._container = av.open(self.path, metadata_errors="ignore")
             stream = self._container.streams.video[0]
-            stream.thread_type = self._threads
+            stream.thread_type = "AUTO"  # frame threads pay off when decoding straight through
             for frame in self._container.decode(stream):
                 if position in remaining:
                     frames[position] = frame.to_ndarray(format="rgb24")
