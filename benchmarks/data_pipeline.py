@@ -1,7 +1,7 @@
 """Clips per second of vbench's test pipeline against decoding the same frames with PyAV alone.
 
-    python benchmarks/data_pipeline.py                      # writes its own videos in a temp folder
-    python benchmarks/data_pipeline.py --videos DIR         # or times your videos (*.avi, *.mp4, *.webm)
+    PYTHONPATH=. python benchmarks/data_pipeline.py               # writes its own videos in a temp folder
+    PYTHONPATH=. python benchmarks/data_pipeline.py --videos DIR  # or times your videos (*.avi, *.mp4, *.webm)
 
 For each video and protocol, three runs are interleaved and their medians reported:
 - "PyAV alone": open the file, decode every frame in order up to the last wanted one,
@@ -88,8 +88,8 @@ def main() -> None:
                 write_realistic_video(kin, 250, (340, 256), "libx264", i)
                 groups["UCF101-like 320x240 mpeg4 avi, 175 frames"].append(ucf)
                 groups["Kinetics-like 340x256 h264 mp4, 250 frames"].append(kin)
-        print(f"torch threads 1, PyAV thread_type AUTO, {args.repeats} interleaved repeats, medians; "
-              "clips/s = videos/s with all views of a video")
+        print(f"torch threads 1; PyAV alone decodes with frame threads (AUTO); {args.repeats} interleaved repeats, "
+              "medians; clips/s = videos/s with all views of a video")
         print(f"{'videos':44s} {'protocol':14s} {'views':>5s} {'PyAV alone':>11s} {'vbench decode':>14s} "
               f"{'vbench pipeline':>16s}")
         for group, paths in groups.items():
