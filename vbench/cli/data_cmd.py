@@ -1,0 +1,119 @@
+"""``vbench data``: check a dataset's files against its official layout; list datasets and test views."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vbench.cli.app import app, err, out, user_errors
+from vbench.errors import VbenchError
+
+data_app = typer.Typer(help="Datasets: check that a dataset is complete, list datasets and test-view presets.",
+                       no_args_is_help=True, rich_markup_mode="rich")
+app.add_typer(data_app, name="data", epilog="Example: vbench data check --dataset ucf101 --root /data/ucf101")
+
+CHECK_EXAMPLES = """Examples:
+
+  vbench data check --dataset ucf101 --root /data/ucf101 --split 1 --subset test
+
+  vbench data check --dataset kinetics400 --root /data/k400 --decode --json
+
+  vbench data check --dataset list --root /data/sthv2 -o test_list=val_videofolder.txt
+"""
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, str]:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise VbenchError(f"bad option '{pair}': write KEY=VALUE, e.g. -o class_order=file")
+        options[key.strip()] = value.strip()
+    return options
+
+
+@data_app.command("check", epilog=CHECK_EXAMPLES)
+@user_errors
+def check_command(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (vbench data list)."),
+    root: Path = typer.Option(None, "--root", help="Folder holding the dataset as distributed."),
+    split: int = typer.Option(None, "--split", help="Official split (UCF101, HMDB51: 1-3; default 1)."),
+    subset: str = typer.Option("test", "--subset", help="train or test (test = the validation set where "
+                                                        "there is no labelled test set)."),
+    decode: bool = typer.Option(False, "--decode", help="Open every video and decode 3 frames (slow)."),
+    decoder: str = typer.Option("pyav", "--decoder", help="pyav, torchcodec or decord."),
+    option: list[str] = typer.Option(None, "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout, nothing else."),
+) -> None:
+    """Check a dataset: classes, videos in the split, missing and unreadable files, first problems."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from vbench.data.check import check_dataset
+    from vbench.data.registry import index_dataset  # noqa: F401  (fail fast on an unknown name below)
+
+    with Progress(TextColumn("checking {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+                  transient=True, disable=not decode) as progress:
+        task = progress.add_task(dataset, total=None)
+        report = check_dataset(dataset, root, split, subset, decode=decode, decoder=decoder,
+                               on_video=lambda: progress.advance(task), **parse_options(option))
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        split_text = f" split {report.split}" if report.split else ""
+        table = Table(title=f"{report.dataset}{split_text} {report.subset} in {report.root or '(generated)'}",
+                      title_justify="left", show_header=False)
+        table.add_column("", style="bold")
+        table.add_column("")
+        table.add_row("classes", str(report.classes))
+        table.add_row("videos in the split", str(report.videos))
+        table.add_row("missing files", _count(report.missing))
+        table.add_row("unreadable files", _count(report.unreadable) + ("" if report.decoded else
+                                                                       " (empty files; --decode opens every video)"))
+        for note in report.notes:
+            table.add_row("note", note)
+        out.print(table)
+        if report.problems:
+            problems = Table(title="first problems", title_justify="left")
+            problems.add_column("path", overflow="fold")
+            problems.add_column("problem")
+            for problem in report.problems:
+                problems.add_row(problem["path"], problem["problem"])
+            out.print(problems)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _count(n: int) -> str:
+    return f"[red]{n}[/]" if n else "0"
+
+
+@data_app.command("list", epilog="Example: vbench data list --views")
+@user_errors
+def list_command(
+    views: bool = typer.Option(False, "--views", help="List the test-view presets instead of the datasets."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout, nothing else."),
+) -> None:
+    """List the datasets vbench reads (with their expected layout) or the test-view presets."""
+    from dataclasses import asdict
+
+    from vbench.data import VIEW_PRESETS, dataset_info, list_datasets
+
+    if views:
+        rows = [{"name": p.name, "views": p.spec.views, "describe": p.spec.describe(), "description": p.description,
+                 "source": p.source, "spec": p.spec.as_dict()} for p in VIEW_PRESETS.values()]
+        columns = ("name", "views", "describe", "source")
+    else:
+        rows = [asdict(dataset_info(name)) for name in list_datasets()]
+        columns = ("name", "description", "layout")
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    table = Table(title_justify="left")
+    for column in columns:
+        table.add_column(column.capitalize(), overflow="fold", no_wrap=column == "name")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    out.print(table)

@@ -1,0 +1,183 @@
+"""One torch Dataset for every dataset: decode, sample, transform; never raise on a bad video.
+
+``build_dataset(name, root, ...)`` reads the split through the dataset's module and
+wraps it in a :class:`VideoDataset`. An item is a dict: ``video`` float ``(V, 3, T, S, S)``
+(V = clips x crops test views, 1 in training), ``label``, ``index``, ``id``. A video that
+cannot be decoded gives ``video=None`` and ``error`` (a short reason) instead of an
+exception, and :func:`collate` drops such items while handing back their ids and errors,
+so an evaluation loop counts and names what it skipped.
+
+Randomness in training comes from ``numpy.random.default_rng((seed, epoch, index))``: the
+same seed, epoch and index give the same clip in any worker or process, which makes
+runs repeatable under any DataLoader worker count or DistributedSampler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vbench.data import transforms as T
+from vbench.data.decoding import DecodeError, check_decoder, open_reader
+from vbench.data.records import DatasetIndex, VideoRecord
+from vbench.data.registry import index_dataset
+from vbench.data.sampling import sample_clips
+from vbench.data.views import ViewSpec, resolve_views
+from vbench.errors import VbenchError
+
+FLIPS = ("random", "none", "swap")
+
+
+class VideoDataset(torch.utils.data.Dataset):
+    """Decoded, sampled and transformed videos of one split (see the module docstring)."""
+
+    def __init__(self, index: DatasetIndex, views: ViewSpec | None = None, *, train: bool = False, seed: int = 0,
+                 decoder: str = "pyav", train_crop: str = "multiscale", flip: str | None = None):
+        check_decoder(decoder)
+        if train_crop not in T.TRAIN_CROPS:
+            raise VbenchError(f"unknown training crop '{train_crop}'; choose one of {', '.join(T.TRAIN_CROPS)}")
+        flip = flip or index.default_flip
+        if flip not in FLIPS:
+            raise VbenchError(f"unknown flip '{flip}'; choose one of {', '.join(FLIPS)}")
+        if flip == "swap" and not index.flip_pairs:
+            raise VbenchError(f"{index.name} has no left/right class pairs to swap; use flip='random' or 'none'")
+        self.index = index
+        self.views = views or ViewSpec()
+        self.train, self.seed, self.decoder = train, seed, decoder
+        self.train_crop, self.flip = train_crop, flip
+        self.epoch = 0
+        self._mirror_label = self._flip_map() if flip == "swap" else None
+
+    # what eval/train need to know
+    @property
+    def records(self) -> list[VideoRecord]:
+        return self.index.records
+
+    @property
+    def classes(self) -> list[str]:
+        return self.index.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.index.classes)
+
+    @property
+    def missing(self) -> list[VideoRecord]:
+        return self.index.missing
+
+    @property
+    def num_views(self) -> int:
+        return 1 if self.train else self.views.views
+
+    def __len__(self) -> int:
+        return len(self.index.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the training draws (call once per epoch, as with DistributedSampler)."""
+        self.epoch = int(epoch)
+
+    def list_hash(self) -> str:
+        """SHA-1 (12 hex) of the sorted ids evaluated: tells two copies of a dataset apart."""
+        ids = "\n".join(sorted(r.id for r in self.index.records))
+        return hashlib.sha1(ids.encode()).hexdigest()[:12]
+
+    def describe(self) -> dict[str, Any]:
+        """What a result record should carry about the data it was computed on."""
+        return {"dataset": self.index.name, "split": self.index.split, "subset": self.index.subset,
+                "classes": self.num_classes, "videos": len(self), "missing": len(self.index.missing),
+                "list_sha1": self.list_hash(), "views": self.views.as_dict(), "train": self.train,
+                "flip": self.flip if self.train else None, "decoder": self.decoder}
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng((self.seed, self.epoch, index))
+
+    def clip_indices(self, index: int, num_frames: int, rng: np.random.Generator | None = None) -> list[list[int]]:
+        """Frame indices (0-based) of each clip of item ``index`` for a ``num_frames`` video."""
+        v = self.views
+        if self.train and rng is None:
+            rng = self.rng(index)
+        return sample_clips(num_frames, frames=v.frames, clips=v.clips, sampling=v.sampling,
+                            interval=v.frame_interval, train=self.train, rng=rng)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        record = self.index.records[index]
+        item: dict[str, Any] = {"video": None, "label": record.label, "index": index, "id": record.id}
+        try:
+            item["video"], item["label"] = self._load(index, record)
+        except DecodeError as error:
+            item["error"] = str(error)
+        except (OSError, RuntimeError, ValueError, IndexError, MemoryError) as error:
+            item["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
+        return item
+
+    def _load(self, index: int, record: VideoRecord) -> tuple[torch.Tensor, int]:
+        opener = self.index.open_reader or (lambda r: open_reader(r, self.decoder))
+        rng = self.rng(index) if self.train else None  # one stream per item: frames, then mirror, then crop
+        reader = opener(record)
+        try:
+            clips = self.clip_indices(index, reader.num_frames, rng)
+            unique = sorted({i for clip in clips for i in clip})
+            frames = reader.get(unique)
+        finally:
+            reader.close()
+        row = {frame: position for position, frame in enumerate(unique)}
+        rows = [[row[i] for i in clip] for clip in clips]
+        v = self.views
+        if not self.train:
+            return T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops), record.label
+        mirrored = self.flip != "none" and bool(rng.random() < 0.5)
+        video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
+                             mirrored=mirrored, rng=rng)
+        label = record.label
+        if mirrored and self._mirror_label is not None:
+            label = self._mirror_label.get(label, label)
+        return video, label
+
+    def _flip_map(self) -> dict[int, int]:
+        position = {name: i for i, name in enumerate(self.index.classes)}
+        mapping = {}
+        for a, b in self.index.flip_pairs:
+            if a in position and b in position:
+                mapping[position[a]], mapping[position[b]] = position[b], position[a]
+        return mapping
+
+
+def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Batch the readable items; ``skipped`` lists ``{index, id, error}`` of the others.
+
+    ``video`` is ``(B, V, 3, T, S, S)`` or None when no item of the batch was readable.
+    """
+    kept = [item for item in items if item["video"] is not None]
+    return {
+        "video": torch.stack([item["video"] for item in kept]) if kept else None,
+        "label": torch.tensor([item["label"] for item in kept], dtype=torch.long),
+        "index": torch.tensor([item["index"] for item in kept], dtype=torch.long),
+        "id": [item["id"] for item in kept],
+        "skipped": [{"index": item["index"], "id": item["id"], "error": item.get("error", "unreadable")}
+                    for item in items if item["video"] is None],
+    }
+
+
+def build_dataset(name: str, root: str | Path | None = None, split: int | None = None, subset: str = "test", *,
+                  frames: int | None = None, views: ViewSpec | str | None = None, sampling: str | None = None,
+                  train: bool | None = None, seed: int = 0, decoder: str = "pyav", train_crop: str = "multiscale",
+                  flip: str | None = None, **dataset_options: Any) -> VideoDataset:
+    """A ready Dataset of split ``split`` (1-based; None = the first) and ``subset`` of ``name``.
+
+    ``views``: a ViewSpec or a preset name (``vbench.data.VIEW_PRESETS``; default ``1x1``);
+    ``frames`` and ``sampling`` override it. ``train`` defaults to ``subset == "train"``
+    and gives one randomly cropped (``train_crop``), maybe mirrored view per video;
+    ``flip`` is "random", "none" or "swap" (mirror and swap left/right classes; default:
+    the dataset's usual recipe). Other keywords go to the dataset module (its options:
+    ``dataset_info(name).options``).
+    """
+    spec = resolve_views(views, frames=frames, sampling=sampling)
+    index = index_dataset(name, root, split, subset, views=spec, **dataset_options)
+    return VideoDataset(index, spec, train=subset == "train" if train is None else train, seed=seed,
+                        decoder=decoder, train_crop=train_crop, flip=flip)
+

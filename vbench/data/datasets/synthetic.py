@@ -1,0 +1,99 @@
+"""Synthetic motion clips: no files, deterministic from a seed, the embedded default dataset.
+
+Each video shows a textured square on a static textured background; the class is its
+motion: ``static``, ``moving left``, ``moving right``, ``moving up``, ``moving down``
+(one pixel a frame, on a torus: it wraps around the frame edges). Frames are rendered
+in memory when asked for, through the same sampling and transforms as real data.
+
+Why a model that ignores time order cannot beat chance on the direction classes: a
+"moving left" video is, frame for frame, a "moving right" video played backwards, and
+vbench makes the *set* of frames a model sees identically distributed for both:
+
+- the start position is uniform over the whole torus, so any translation of the
+  positions is equally likely;
+- videos have ``frames x m`` frames, so TSN segment sampling takes positions
+  ``m k + r_k`` (test: ``r_k`` = a constant; training: ``r_k`` i.i.d. uniform on
+  0..m-1), whose reversal ``m (T-1-k) + (m-1-r_k)`` has the same law up to a
+  translation; dense clips are arithmetic progressions, likewise (``m`` is the dense
+  interval then, so a clip never wraps);
+- background, sprite, speed and per-frame noise are drawn independently of the class.
+
+So the unordered set of sampled frames of a left video has exactly the distribution of
+that of a right video (and up of down): any per-frame model with order-free pooling
+(TSN's average) has the same output distribution for both and is right half the time
+on each pair, at best 60% overall (static and the axis can be seen frame by frame),
+while a model of time order can reach 100%. Mirroring swaps left and right, so the
+dataset's flip pairs make ``flip="swap"`` (its default) keep labels right.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from vbench.data.records import DatasetIndex, VideoRecord
+from vbench.data.registry import register_dataset
+
+CLASSES = ("static", "moving left", "moving right", "moving up", "moving down")
+DIRECTIONS = {0: (0, 0), 1: (0, -1), 2: (0, 1), 3: (-1, 0), 4: (1, 0)}  # (dy, dx) per frame
+FLIP_PAIRS = (("moving left", "moving right"),)
+SUBSET_CODE = {"train": 1, "test": 2}
+
+
+class SyntheticReader:
+    """Renders frame ``i`` of one synthetic video on demand (numpy, no codec)."""
+
+    def __init__(self, record: VideoRecord, *, height: int, width: int):
+        seed, subset, index = record.meta["key"]
+        rng = np.random.default_rng((seed, subset, index))
+        self.num_frames = record.num_frames
+        self._key = (seed, subset, index)
+        self._height, self._width = height, width
+        coarse = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+        background = np.kron(coarse, np.ones((8, 8, 1), dtype=np.uint8))[:height, :width] // 2 + 32
+        side = max(4, min(height, width) // 4)
+        colour = rng.integers(128, 256, size=3)
+        sprite = np.clip(colour + rng.integers(-40, 41, size=(side, side, 3)), 0, 255).astype(np.uint8)
+        self._canvas = background
+        self._sprite = np.zeros_like(background)
+        self._sprite[:side, :side] = sprite
+        self._mask = np.zeros((height, width, 1), dtype=bool)
+        self._mask[:side, :side] = True
+        self._start = (int(rng.integers(height)), int(rng.integers(width)))
+        self._step = DIRECTIONS[record.label]
+
+    def frame(self, i: int) -> np.ndarray:
+        shift = ((self._start[0] + self._step[0] * i) % self._height, (self._start[1] + self._step[1] * i) % self._width)
+        sprite = np.roll(self._sprite, shift, axis=(0, 1))
+        mask = np.roll(self._mask, shift, axis=(0, 1))
+        image = np.where(mask, sprite, self._canvas).astype(np.int16)
+        noise = np.random.default_rng((*self._key, 1 + i)).integers(-6, 7, size=image.shape, dtype=np.int16)
+        return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+    def get(self, indices) -> np.ndarray:
+        return np.stack([self.frame(int(i)) for i in indices])
+
+    def close(self) -> None:
+        pass
+
+
+@register_dataset("synthetic", description="generated motion clips (static / left / right / up / down), no files",
+                  layout="none: generated from the seed", needs_root=False, takes_views=True,
+                  source="vbench",
+                  options="videos_per_class, size, length_factor, data_seed (the videos; build_dataset's seed "
+                          "draws the training clips)")
+def synthetic(root: Path | None, split: None, subset: str, views=None, videos_per_class: int | None = None,
+              size: int = 64, length_factor: int = 4, data_seed: int = 0) -> DatasetIndex:
+    frames = views.frames if views is not None else 8
+    dense = views is not None and views.sampling == "dense"
+    factor = max(length_factor, views.frame_interval) if dense else length_factor
+    count = videos_per_class or (32 if subset == "train" else 8)
+    height, width = size, size * 4 // 3
+    records = [VideoRecord(id=f"synthetic-{subset}-{i:05d}", label=i % len(CLASSES), path=f"synthetic://{subset}/{i}",
+                           num_frames=frames * factor, meta={"key": (data_seed, SUBSET_CODE[subset], i)})
+               for i in range(count * len(CLASSES))]
+    return DatasetIndex("synthetic", "", None, subset, list(CLASSES), records, flip_pairs=FLIP_PAIRS,
+                        default_flip="swap", open_reader=partial(SyntheticReader, height=height, width=width),
+                        notes=[f"{frames * factor}-frame videos of {height}x{width}"])

@@ -1,0 +1,76 @@
+"""Which frames a clip takes: TSN segment sampling and I3D-style dense sampling.
+
+0-based frame indices, one list per clip. The formulas are those of TSM's data loader
+(mit-han-lab/temporal-shift-module, ops/dataset.py), the code base behind the test
+protocols vbench reproduces:
+
+- segment, training: the video is cut into T equal segments of ``n // T`` frames and one
+  frame is drawn at random in each (``_sample_indices``); a video shorter than that
+  draws T sorted random frames; a video of T frames or fewer is spread evenly (TSM gives
+  frame 0 T times there, which only drops information).
+- segment, test: ``tick = n / T`` and frame ``int(tick * (k + f))`` of segment k, with
+  f = 1/2 (the centre) for one clip. TSM's "twice sample" (2 clips) adds f = 0, the start
+  of each segment; clip c of C takes ``f = (1/2 + c / C) mod 1``, which gives exactly
+  TSM's two clips and spreads more clips evenly.
+- dense (I3D / non-local protocol): a clip spans ``T * interval`` frames, every
+  ``interval``-th frame; training starts it at random, test places ``C`` starts evenly
+  (``linspace(0, n - span, C)``, truncated) and wraps indices past the end modulo ``n``
+  (``_get_test_indices`` with ``dense_sample``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vbench.errors import VbenchError
+
+SAMPLINGS = ("segment", "dense")
+
+
+def segment_train(num_frames: int, frames: int, rng: np.random.Generator) -> list[int]:
+    average = num_frames // frames
+    if average > 0:
+        offsets = np.arange(frames) * average + rng.integers(0, average, size=frames)
+    elif num_frames > frames:
+        offsets = np.sort(rng.integers(0, num_frames, size=frames))
+    else:
+        offsets = (np.arange(frames) * num_frames) // frames
+    return [int(i) for i in offsets]
+
+
+def segment_test(num_frames: int, frames: int, clips: int = 1) -> list[list[int]]:
+    tick = num_frames / float(frames)
+    out = []
+    for clip in range(clips):
+        fraction = (0.5 + clip / clips) % 1.0
+        out.append([min(int(tick * fraction + tick * k), num_frames - 1) for k in range(frames)])
+    return out
+
+
+def dense_train(num_frames: int, frames: int, interval: int, rng: np.random.Generator) -> list[int]:
+    starts = max(1, 1 + num_frames - frames * interval)
+    start = 0 if starts == 1 else int(rng.integers(0, starts - 1))
+    return [(k * interval + start) % num_frames for k in range(frames)]
+
+
+def dense_test(num_frames: int, frames: int, interval: int, clips: int) -> list[list[int]]:
+    starts = max(1, 1 + num_frames - frames * interval)
+    return [[(k * interval + int(start)) % num_frames for k in range(frames)]
+            for start in np.linspace(0, starts - 1, num=clips, dtype=int)]
+
+
+def sample_clips(num_frames: int, *, frames: int, clips: int = 1, sampling: str = "segment", interval: int = 8,
+                 train: bool = False, rng: np.random.Generator | None = None) -> list[list[int]]:
+    """Frame indices of each clip of a ``num_frames``-frame video (one clip in training)."""
+    if num_frames < 1:
+        raise ValueError("a video needs at least one frame")
+    if sampling not in SAMPLINGS:
+        raise VbenchError(f"unknown sampling '{sampling}'; choose one of {', '.join(SAMPLINGS)}")
+    if train:
+        rng = rng if rng is not None else np.random.default_rng()
+        if sampling == "segment":
+            return [segment_train(num_frames, frames, rng)]
+        return [dense_train(num_frames, frames, interval, rng)]
+    if sampling == "segment":
+        return segment_test(num_frames, frames, clips)
+    return dense_test(num_frames, frames, interval, clips)

@@ -1,0 +1,135 @@
+"""Spatial transforms of a clip: the test views and the TSN-style training crops.
+
+Frames arrive as uint8 ``(N, H, W, 3)``; every transform is applied to all frames of a
+clip alike. Resizing is bilinear with antialiasing on uint8 (torchvision's fast path,
+rounded like PIL's ``Image.resize``, which TSN/TSM use through ``GroupScale``). The
+crop positions follow TSM's ``ops/transforms.py``: centre = torchvision ``CenterCrop``;
+3 crops = ``GroupFullResSample`` (offsets 0, 2 and 4 quarter-steps of the free length,
+ordered left, right, centre) taken along the long side, so portrait videos are covered
+too (TSM always steps along the width); 5 and 10 crops = ``GroupOverSample`` (4 corners
+and centre, each followed by its mirror image for 10).
+
+Training: ``multiscale`` is TSM's ``GroupMultiScaleCrop`` (scales 1, .875, .75, .66 of
+the short side, aspect distortion of at most one step, 13 fixed positions) after the
+short side is resized to ``short_side`` (mmaction2's TSM recipe resizes to 256 first),
+then resized to the crop size; ``random_resized`` is torchvision's RandomResizedCrop
+(area 8%-100%, aspect 3/4-4/3) drawn once per clip.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TRAIN_CROPS = ("multiscale", "random_resized")
+_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1) * 255
+_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1, 1) * 255
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 array -> (N, 3, H, W) uint8 tensor (a view, no copy)."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+
+
+def resize_short_side(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """Short side to ``size``, long side ``int(size * long / short)`` as torchvision Resize."""
+    h, w = frames.shape[-2:]
+    if min(h, w) == size:
+        return frames
+    new = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    return F.resize(frames, list(new), antialias=True)
+
+
+def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int, int, bool]]:
+    """(top, left, mirrored) of each test crop of side ``size`` in a height x width frame."""
+    if crops == 1:
+        return [(int(round((height - size) / 2.0)), int(round((width - size) / 2.0)), False)]
+    h_step, w_step = (height - size) // 4, (width - size) // 4
+    if crops == 3:
+        if width >= height:
+            return [(2 * h_step, k * w_step, False) for k in (0, 4, 2)]
+        return [(k * h_step, 2 * w_step, False) for k in (0, 4, 2)]
+    corners = [(0, 0), (0, 4 * w_step), (4 * h_step, 0), (4 * h_step, 4 * w_step), (2 * h_step, 2 * w_step)]
+    if crops == 5:
+        return [(t, l, False) for t, l in corners]
+    return [(t, l, m) for t, l in corners for m in (False, True)]
+
+
+def normalise(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` (or ``(3, T, H, W)``) -> float normalised with ImageNet mean and std."""
+    shape = (1, 3, 1, 1) if frames.dim() == 4 and frames.shape[1] == 3 else (3, 1, 1, 1)
+    out = frames.float()  # one contiguous copy, then in place
+    return out.sub_(_MEAN.view(shape)).div_(_STD.view(shape))
+
+
+def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
+                   crops: int) -> torch.Tensor:
+    """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``.
+
+    Frames are resized and normalised once, then each view is one strided copy out of
+    them (views overlap: normalising the crops would redo the same pixels).
+    """
+    x = normalise(resize_short_side(to_tensor(frames), short_side).contiguous())
+    h, w = x.shape[-2:]
+    boxes = crop_boxes(h, w, crop_size, crops)
+    out = torch.empty(len(clips) * len(boxes), 3, len(clips[0]), crop_size, crop_size)
+    for b, (top, left, mirrored) in enumerate(boxes):
+        cropped = x[:, :, top:top + crop_size, left:left + crop_size]
+        if mirrored:
+            cropped = cropped.flip(-1)
+        for c, clip in enumerate(clips):
+            target = out[c * len(boxes) + b]
+            for t, row in enumerate(clip):  # one strided copy a frame: no intermediate tensors
+                target[:, t] = cropped[row]
+    return out
+
+
+def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,
+                   scales=(1, 0.875, 0.75, 0.66), max_distort: int = 1) -> tuple[int, int, int, int]:
+    """(top, left, crop height, crop width) as TSM's GroupMultiScaleCrop draws them."""
+    base = min(height, width)
+    sizes = [int(base * s) for s in scales]
+    crop_h = [size if abs(s - size) < 3 else s for s in sizes]
+    crop_w = [size if abs(s - size) < 3 else s for s in sizes]
+    pairs = [(w, h) for i, h in enumerate(crop_h) for j, w in enumerate(crop_w) if abs(i - j) <= max_distort]
+    cw, ch = pairs[int(rng.integers(len(pairs)))]
+    ws, hs = (width - cw) // 4, (height - ch) // 4
+    offsets = [(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs),
+               (0, 2 * hs), (4 * ws, 2 * hs), (2 * ws, 4 * hs), (2 * ws, 0),
+               (ws, hs), (3 * ws, hs), (ws, 3 * hs), (3 * ws, 3 * hs)]
+    left, top = offsets[int(rng.integers(len(offsets)))]
+    return top, left, ch, cw
+
+
+def random_resized_box(height: int, width: int, rng: np.random.Generator, scale=(0.08, 1.0),
+                       ratio=(3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+    """(top, left, crop height, crop width) as torchvision's RandomResizedCrop draws them."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(*log_ratio))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    side = min(height, width)  # fallback: the central square
+    return (height - side) // 2, (width - side) // 2, side, side
+
+
+def train_view(frames: np.ndarray, *, short_side: int, crop_size: int, crop: str, mirrored: bool,
+               rng: np.random.Generator) -> torch.Tensor:
+    """One training view ``(1, 3, T, S, S)`` of a clip's frames (in clip order)."""
+    x = resize_short_side(to_tensor(frames), short_side)
+    h, w = x.shape[-2:]
+    box = multiscale_box(h, w, crop_size, rng) if crop == "multiscale" else random_resized_box(h, w, rng)
+    top, left, ch, cw = box
+    x = F.resize(x[..., top:top + ch, left:left + cw], [crop_size, crop_size], antialias=True)
+    if mirrored:
+        x = x.flip(-1)
+    return normalise(x).permute(1, 0, 2, 3).unsqueeze(0)

@@ -1,0 +1,129 @@
+"""Test views: how many clips and crops a video gives, and the papers' named protocols.
+
+A view is one clip (T frames) under one spatial crop; a video gives ``clips x crops``
+views and its score is their fusion. ``ViewSpec`` says all of it; ``VIEW_PRESETS`` name
+the protocols papers test with, each with its source, so a result record can say
+"tsm-2x3" and mean exactly one thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from vbench.data.sampling import SAMPLINGS
+from vbench.errors import VbenchError
+
+CROPS = (1, 3, 5, 10)
+FUSIONS = ("mean-logits", "mean-softmax")
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """Frames, clips and crops of each video, and the spatial sizes.
+
+    ``short_side``: frames are resized so their short side is this, keeping the aspect
+    ratio; ``crop_size``: square crops of this side (equal to ``short_side`` for
+    "full-resolution" testing). ``crops``: 1 centre, 3 along the long side (left,
+    right, centre), 5 corners + centre, 10 = those 5 and their mirror images.
+    ``interval``: frame step of a dense clip (None: TSM's ``64 // frames``).
+    ``fusion``: how view scores become a video score, part of the protocol.
+    """
+
+    frames: int = 8
+    clips: int = 1
+    crops: int = 1
+    short_side: int = 256
+    crop_size: int = 224
+    sampling: str = "segment"
+    interval: int | None = None
+    fusion: str = "mean-logits"
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.clips < 1:
+            raise VbenchError(f"views need at least 1 frame and 1 clip (got {self.frames} frames, {self.clips} clips)")
+        if self.crops not in CROPS:
+            raise VbenchError(f"crops must be one of {', '.join(map(str, CROPS))}, not {self.crops}")
+        if self.sampling not in SAMPLINGS:
+            raise VbenchError(f"unknown sampling '{self.sampling}'; choose one of {', '.join(SAMPLINGS)}")
+        if not 0 < self.crop_size <= self.short_side:
+            raise VbenchError(f"crop size {self.crop_size} must be positive and at most the short side "
+                              f"{self.short_side}")
+        if self.interval is not None and self.interval < 1:
+            raise VbenchError(f"dense interval must be at least 1, not {self.interval}")
+        if self.fusion not in FUSIONS:
+            raise VbenchError(f"unknown fusion '{self.fusion}'; choose one of {', '.join(FUSIONS)}")
+
+    @property
+    def views(self) -> int:
+        return self.clips * self.crops
+
+    @property
+    def frame_interval(self) -> int:
+        return self.interval if self.interval is not None else max(1, 64 // self.frames)
+
+    def replace(self, **changes: Any) -> ViewSpec:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        crops = {1: "centre crop", 3: "3 crops", 5: "5 crops", 10: "10 crops"}[self.crops]
+        dense = f" (dense, every {self.frame_interval})" if self.sampling == "dense" else ""
+        return (f"{self.frames} frames{dense} x {self.clips} clip{'s' if self.clips > 1 else ''} x {crops} "
+                f"{self.crop_size}px after short side {self.short_side}")
+
+
+@dataclass(frozen=True)
+class ViewPreset:
+    name: str
+    spec: ViewSpec
+    description: str
+    source: str
+
+
+_TSM_TEST = "mit-han-lab/temporal-shift-module test_models.py and README"
+VIEW_PRESETS: dict[str, ViewPreset] = {p.name: p for p in (
+    ViewPreset("1x1", ViewSpec(), "1 clip x 1 centre crop: the efficient setting of most papers",
+               "TSM README 'center crop * 1clip'; TSN/TSM/TEA single-view results"),
+    ViewPreset("tsm-sthv1", ViewSpec(frames=8, clips=1, crops=1, short_side=256, crop_size=224),
+               "Something-Something V1, 8 segment frames, 1 clip, centre 224 crop of the 256 short side",
+               f"{_TSM_TEST}: --test_segments 8 --test_crops 1 (GroupScale 256, GroupCenterCrop 224)"),
+    ViewPreset("tsm-2x3", ViewSpec(frames=8, clips=2, crops=3, short_side=256, crop_size=256),
+               "full-resolution 2 clips x 3 crops: segment centres and segment starts, 256x256 crops at "
+               "left, right and centre of the 256 short side (TSM's 'accurate' Something-Something setting)",
+               f"{_TSM_TEST}: --twice_sample --full_res --test_crops 3"),
+    ViewPreset("tsm-1x10", ViewSpec(frames=8, clips=1, crops=10, short_side=256, crop_size=224),
+               "1 clip x 10 crops (4 corners + centre, and their mirrors) at 224 of the 256 short side",
+               f"{_TSM_TEST}: --test_crops 10 (Kinetics uniform-sampling '10-crop' column)"),
+    ViewPreset("kinetics-10x3", ViewSpec(frames=8, clips=10, crops=3, short_side=256, crop_size=256,
+                                         sampling="dense"),
+               "Kinetics '30 views': 10 dense clips (8 frames every 8th) spread over the video x 3 "
+               "full-resolution 256x256 crops along the long side",
+               f"{_TSM_TEST}: --dense_sample --full_res --test_crops 3 (non-local I3D protocol)"),
+    ViewPreset("tsn-25x10", ViewSpec(frames=25, clips=1, crops=10, short_side=256, crop_size=224),
+               "original TSN test: 25 evenly spaced frames x 10 crops at 224 of the 256 short side",
+               "yjxiong/tsn-pytorch test_models.py (test_segments 25, 10-crop oversampling)"),
+)}
+
+
+def view_preset(name: str) -> ViewPreset:
+    if name not in VIEW_PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(VIEW_PRESETS), n=3, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise VbenchError(f"unknown view preset '{name}'.{hint} Known: {', '.join(VIEW_PRESETS)}")
+    return VIEW_PRESETS[name]
+
+
+def resolve_views(views: ViewSpec | str | None, **changes: Any) -> ViewSpec:
+    """A ViewSpec from a spec, a preset name or None (``1x1``), with non-None changes applied."""
+    if views is None:
+        spec = ViewSpec()
+    elif isinstance(views, str):
+        spec = view_preset(views).spec
+    else:
+        spec = views
+    return spec.replace(**changes)
