@@ -62,3 +62,34 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def main() -> None:
     app(prog_name="vbench")
+
+
+class LazyProgress:
+    """A rich progress bar that appears with the first update, so that a setup error
+    (a missing folder, a bad checkpoint) prints as one line with no empty bar above it."""
+
+    def __init__(self, *columns, disable: bool = False, transient: bool = False):
+        from rich.progress import Progress
+
+        self.progress = Progress(*columns, console=err, transient=transient, disable=disable)
+        self.started = False
+        self.task = None
+
+    def update(self, **fields) -> None:
+        if not self.started:
+            self.progress.start()
+            self.task = self.progress.add_task(fields.pop("description", ""), total=None,
+                                               **{k: fields.pop(k) for k in list(fields) if k not in (
+                                                   "completed", "total", "advance")})
+            self.started = True
+        self.progress.update(self.task, **fields)
+
+    def print(self, *args, **kwargs) -> None:
+        (self.progress.console if self.started else err).print(*args, **kwargs)
+
+    def __enter__(self) -> "LazyProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.started:
+            self.progress.stop()

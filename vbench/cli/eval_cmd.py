@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vbench.cli.app import app, err, out, user_errors
+from vbench.cli.app import LazyProgress, app, err, out, user_errors
 
 EXAMPLES = """Examples:
 
@@ -89,12 +89,11 @@ def eval_command(
                                 workers=workers, device=device, precision=precision, channels_last=channels_last,
                                 decoder=decoder, limit=limit, out=str(out_dir), resume=resume,
                                 dataset_options=_options(option))
-        with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
-                      TimeElapsedColumn(), console=err, transient=as_json, disable=not main_rank) as progress:
-            task = progress.add_task("eval", total=None, speed="")
+        with LazyProgress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
+                          TimeElapsedColumn(), transient=as_json, disable=not main_rank) as progress:
 
             def on_progress(done: int, total: int, views_per_s: float) -> None:
-                progress.update(task, completed=done, total=total, speed=f"{views_per_s:.1f} clips/s")
+                progress.update(completed=done, total=total, speed=f"{views_per_s:.1f} clips/s")
 
             record = evaluate(settings, on_progress=on_progress)
     if record is None:  # not rank 0

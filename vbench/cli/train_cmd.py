@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vbench.cli.app import app, err, out, user_errors
+from vbench.cli.app import LazyProgress, app, out, user_errors
 
 EXAMPLES = """Examples:
 
@@ -65,19 +65,18 @@ def train_command(
         precision=precision, channels_last=channels_last, dreal=dreal, dropout=dropout, limit_train=limit_train,
         limit_val=limit_val, out=str(out_dir), resume=resume)
     main_rank = os.environ.get("RANK", "0") == "0"
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err, transient=as_json,
-                  disable=not main_rank) as progress:
-        task = progress.add_task("train", total=None, status="")
+    with LazyProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=as_json,
+                      disable=not main_rank) as progress:
 
         def on_step(state: dict) -> None:
-            progress.update(task, description=f"epoch {state['epoch'] + 1}/{epochs}", completed=state["step"],
+            progress.update(description=f"epoch {state['epoch'] + 1}/{epochs}", completed=state["step"],
                             total=state["steps"], status=f"loss {state['loss']:.3f} lr {state['lr']:.4f} "
                                                          f"{state['clips_per_s']:.1f} clips/s")
 
         def on_epoch(entry: dict) -> None:
             accuracy = "" if entry["top1"] is None else f", top-1 {entry['top1']:.2f}"
-            progress.console.print(f"epoch {entry['epoch'] + 1}: loss {entry['loss']:.4f}{accuracy}")
+            progress.print(f"epoch {entry['epoch'] + 1}: loss {entry['loss']:.4f}{accuracy}")
 
         record = train(settings, on_step=on_step, on_epoch=on_epoch)
     if record is None:

@@ -50,7 +50,8 @@ def list_dataset(root: Path, split: None, subset: str, train_list: str | None = 
     path = require(path if path.is_absolute() else root / path, LAYOUT, "list file")
     rows = read_list(path)
     if classes_file:
-        classes = load_class_list(Path(classes_file).expanduser())
+        class_path = Path(classes_file).expanduser()
+        classes = load_class_list(class_path if class_path.is_absolute() else root / class_path)
         too_big = max((label for _, _, label in rows), default=-1)
         if too_big >= len(classes):
             raise SplitFileError(path, None, f"label {too_big} but {classes_file} has {len(classes)} classes")

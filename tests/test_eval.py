@@ -1,0 +1,216 @@
+"""vbench eval on tiny trees of real video files: exact accuracy, views, checkpoints, resume, torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import vbench
+from vbench.cli import app
+from vbench.evaluation.engine import EvalSettings, ScoreStore, evaluate, rescore
+from vbench.models import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+GREY_STEP = 40
+# (class shown by the video's grey level, label in the list file)
+VIDEOS = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (0, 5), (3, 0), (2, 3), (5, 4), (1, 1), (4, 4)]
+
+
+def write_grey_video(path: Path, level: int, frames: int = 8) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.bit_rate = 2_000_000
+        image = np.full((48, 64, 3), level, dtype=np.uint8)
+        for _ in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("greys")
+    lines = []
+    for i, (shown, label) in enumerate(VIDEOS):
+        write_grey_video(root / f"v{i:02d}.avi", shown * GREY_STEP)
+        lines.append(f"v{i:02d}.avi {label}")
+    (root / "broken.avi").write_bytes(b"RIFF not really a video")
+    lines.append("broken.avi 2")
+    (root / "test.txt").write_text("\n".join(lines) + "\n")
+    (root / "classes.txt").write_text("\n".join(f"c{k}" for k in range(6)) + "\n")
+    return root
+
+
+class GreyOracle(torch.nn.Module):
+    """Reads the grey level of the clip and scores class j by -|j - level/40|."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.classes = torch.arange(num_classes, dtype=torch.float32)
+
+    def forward(self, x):
+        level = ((x[:, 0] * 0.229 + 0.485) * 255).mean(dim=(1, 2, 3))
+        shown = torch.round(level / GREY_STEP)
+        return -(self.classes.view(1, -1) - shown.view(-1, 1)).abs()
+
+
+@pytest.fixture
+def oracle(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    def grey_oracle(num_classes=6, num_frames=4):
+        return GreyOracle(num_classes)
+
+    registry.register_model(method="Oracle", paper="-", year=2000, frames=4)(grey_oracle)
+    return "grey_oracle"
+
+
+def settings(tree, model, tmp_path, **changes):
+    base = dict(dataset="list", model=model, root=str(tree), frames=4, short_side=32, crop_size=32, workers=0,
+                out=str(tmp_path / "results"),
+                dataset_options={"test_list": "test.txt", "classes_file": "classes.txt"})
+    return EvalSettings(**{**base, **changes})
+
+
+def test_accuracy_from_known_scores_is_exact_and_the_corrupt_video_is_skipped(tree, oracle, tmp_path):
+    record = evaluate(settings(tree, oracle, tmp_path))
+    assert record["videos"] == 12 and record["skipped"] == 1
+    assert record["skipped_examples"][0].startswith("broken")
+    assert record["top1"] == pytest.approx(100 * 8 / 12, abs=1e-3)
+    assert record["top5"] == pytest.approx(100 * 10 / 12, abs=1e-3)
+    assert record["mean_class"] == pytest.approx((50 + 100 + 100 + 50 + 200 / 3 + 50) / 6, abs=1e-3)
+    saved = json.loads((tmp_path / "results" / "eval.json").read_text())
+    assert saved == [record]
+    folder = tmp_path / "results" / "eval" / record["scores_id"]
+    per_class = (folder / "per_class-softmax.csv").read_text().splitlines()
+    assert per_class[0] == "class,index,videos,top1" and per_class[1].startswith("c0,0,2,50.0")
+    confusion = (folder / "confusion-softmax.csv").read_text().splitlines()
+    assert confusion[1] == "c0,1,0,0,1,0,0"  # label c0: one predicted c0, one predicted c3
+
+
+def test_multi_view_scores_are_stored_and_fused(tree, oracle, tmp_path):
+    record = evaluate(settings(tree, oracle, tmp_path, clips=2, crops=3))
+    assert record["views"] == "2x3" and record["top1"] == pytest.approx(100 * 8 / 12, abs=1e-3)
+    items = ScoreStore(tmp_path / "results" / "eval" / record["scores_id"]).load()
+    scored = [i for i in items if i["scores"] is not None]
+    assert all(i["scores"].shape == (6, 6) for i in scored)
+    rescored = rescore(tmp_path / "results" / "eval" / record["scores_id"], "score", tmp_path / "results")
+    assert rescored["fusion"] == "score" and rescored["top1"] == record["top1"]
+    assert len(json.loads((tmp_path / "results" / "eval.json").read_text())) == 2
+
+
+def test_checkpoint_round_trip_gives_the_model_scores(tree, tmp_path):
+    model = vbench.create_model("tsn_r18", num_classes=6, num_frames=4).eval()
+    torch.nn.init.normal_(model.head.fc.weight)
+    path = tmp_path / "ckpt.pth"
+    torch.save({"state_dict": model.state_dict()}, path)
+    record = evaluate(settings(tree, "tsn_r18", tmp_path, checkpoint=str(path)))
+    assert record["checkpoint_sha256"] and record["videos"] == 12
+    items = {i["index"]: i for i in ScoreStore(tmp_path / "results" / "eval" / record["scores_id"]).load()}
+    from vbench.data import build_dataset
+
+    dataset = build_dataset("list", str(tree), views=vbench.data.ViewSpec(frames=4, short_side=32, crop_size=32),
+                            test_list="test.txt", classes_file="classes.txt")
+    with torch.no_grad():
+        direct = model(dataset[3]["video"])
+    assert torch.allclose(items[3]["scores"], direct, atol=1e-5)
+
+
+def test_interrupted_run_resumes_to_the_same_record(tree, oracle, tmp_path):
+    complete = evaluate(settings(tree, oracle, tmp_path / "a", chunk=2))
+    calls = []
+
+    def interrupt(done, total, speed):
+        calls.append(done)
+        if done >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(settings(tree, oracle, tmp_path / "b", chunk=2), on_progress=interrupt)
+    store = ScoreStore(tmp_path / "b" / "results" / "eval" / complete["scores_id"])
+    kept = len(store.load())
+    assert 0 < kept < 13
+    resumed_from = []
+    resumed = evaluate(settings(tree, oracle, tmp_path / "b", chunk=2, resume=True),
+                       on_progress=lambda done, total, speed: resumed_from.append(done))
+    assert resumed_from[0] > kept  # finished videos were not scored again
+    volatile = {"time_s", "clips_per_s", "time", "git_rev"}
+    assert {k: v for k, v in resumed.items() if k not in volatile} == \
+           {k: v for k, v in complete.items() if k not in volatile}
+
+
+def test_two_gloo_processes_give_the_single_process_numbers(tree, tmp_path):
+    model = vbench.create_model("tsn_r18", num_classes=6, num_frames=4)
+    torch.nn.init.normal_(model.head.fc.weight)
+    torch.save(model.state_dict(), tmp_path / "ckpt.pth")
+    args = ["eval", "--dataset", "list", "-m", "tsn_r18", "--root", str(tree), "--frames", "4", "--scale-size",
+            "32", "--size", "32", "--checkpoint", str(tmp_path / "ckpt.pth"), "--workers", "0",
+            "--option", "test_list=test.txt", "--option", "classes_file=classes.txt", "--json"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    single = subprocess.run([sys.executable, "-m", "vbench", *args, "--out", str(tmp_path / "one")], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-2000:]
+    double = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+                             "29517", "-m", "vbench", *args, "--out", str(tmp_path / "two")], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert double.returncode == 0, double.stderr[-3000:]
+    one, two = json.loads(single.stdout), json.loads(double.stdout)
+    assert two["world_size"] == 2 and one["world_size"] == 1
+    for key in ("top1", "top5", "mean_class", "videos", "skipped"):
+        assert one[key] == two[key], key
+    a = {i["index"]: i for i in ScoreStore(tmp_path / "one" / "eval" / one["scores_id"]).load()}
+    b = {i["index"]: i for i in ScoreStore(tmp_path / "two" / "eval" / two["scores_id"]).load()}
+    assert sorted(a) == sorted(b) == list(range(13))  # every video once, none twice
+    for index, item in a.items():
+        if item["scores"] is not None:
+            assert torch.allclose(item["scores"], b[index]["scores"], atol=1e-5)
+
+
+LIST = ["--dataset", "list", "--option", "test_list=test.txt"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (LIST + ["--checkpoint", "nowhere.pth"], "checkpoint not found"),
+    (["--dataset", "ucf101"], "UCF-101"),
+    (["--dataset", "ucf101", "--split", "4"], "split"),
+    (LIST + ["--crops", "4"], "crops must be one of"),
+    (LIST + ["--average", "max"], "unknown --average"),
+    (LIST + ["--model", "tsm_r5O"], "unknown model 'tsm_r5O'"),
+])
+def test_bad_input_gives_one_line(tree, tmp_path, args, message):
+    base = ["eval", "-m", "tsn_r18", "--root", str(tree), "--frames", "4", "--size", "32", "--scale-size", "32",
+            "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, base + args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_checkpoint_with_another_number_of_classes_is_one_clear_error(tree, tmp_path):
+    model = vbench.create_model("tsn_r18", num_classes=400, num_frames=4)
+    torch.save(model.state_dict(), tmp_path / "k400.pth")
+    result = CliRunner().invoke(app, ["eval", "--dataset", "list", "-m", "tsn_r18", "--root", str(tree), "--frames",
+                                      "4", "--size", "32", "--scale-size", "32", "--option", "test_list=test.txt",
+                                      "--option", "classes_file=classes.txt", "--checkpoint",
+                                      str(tmp_path / "k400.pth"), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "has 400 classes but list has 6" in result.output
+
+
+def test_synthetic_eval_needs_no_data(tmp_path):
+    result = CliRunner().invoke(app, ["eval", "--dataset", "synthetic", "-m", "tsn_r18", "--frames", "4", "--size",
+                                      "32", "--scale-size", "32", "--limit", "6", "--workers", "0", "--out",
+                                      str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["videos"] == 6 and record["dataset"] == "synthetic" and 0 <= record["top1"] <= 100
