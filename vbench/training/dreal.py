@@ -135,9 +135,18 @@ class Dreal:
         if len(self._maps) != len(self.modules):
             raise RuntimeError(f"DREAL saw {len(self._maps)} attention maps for {len(self.modules)} modules")
         batch = logits.shape[0]
-        # frame-folded modules give (N*T, ...) maps: one descriptor per clip, averaged over its frames
-        descriptors = [describe_map(m).view(batch, -1, DESCRIPTOR + 4).mean(1) for m in self._maps]
-        return logits, torch.stack(descriptors, dim=1)
+        return logits, torch.stack([self._per_clip(describe_map(m), batch) for m in self._maps], dim=1)
+
+    @staticmethod
+    def _per_clip(described: torch.Tensor, batch: int) -> torch.Tensor:
+        """Descriptors of one module for each clip: frame-folded maps (N*T, ...) are averaged over their
+        frames; a map shared by the whole batch (1, ...) is the same for every clip."""
+        rows = described.shape[0]
+        if rows == 1:
+            return described.expand(batch, -1)
+        if rows % batch:
+            raise RuntimeError(f"an attention map of {rows} rows does not divide into {batch} clips")
+        return described.view(batch, rows // batch, -1).mean(1)
 
     def actor_loss(self, descriptors: torch.Tensor) -> torch.Tensor:
         """-beta * mean critic value: the network's extra loss (critic weights not updated by it)."""
