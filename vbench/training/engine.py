@@ -290,6 +290,9 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
                      "top1": None if result is None else round(result.top1, 4),
                      "top5": None if result is None else round(result.top5, 4),
                      "mean_class": None if result is None else round(result.mean_class, 4),
+                     "per_class_top1": None if result is None else {
+                         name: (None if math.isnan(v) else round(v, 4))
+                         for name, v in zip(val_set.classes, result.per_class.tolist())},
                      "skipped": skipped, "time_s": round(time.perf_counter() - epoch_start, 2)}
             history.append(entry)
             if context.is_main:
@@ -314,6 +317,7 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
             "split": settings.split, "subset": "test", "frames": settings.frames,
             "size": f"{settings.size}x{settings.size}", "views": "1x1", "clips": 1, "crops": 1, "fusion": "softmax",
             "top1": last["top1"], "top5": last["top5"], "mean_class": last["mean_class"],
+            "per_class_top1": last["per_class_top1"],
             "best_top1": max((h["top1"] for h in history if h["top1"] is not None), default=None),
             "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
             "recipe": settings.recipe.as_dict(), "init": settings.init, "dreal": settings.dreal,
