@@ -36,8 +36,16 @@ pool1             no padding, ceil rounding (Caffe pooling)   padding (0, 1, 1),
 temporal pools    ceil rounding                               floor rounding
 ================  ==========================================  ===========================
 
-The port's weights were converted from the Caffe models, so only the Caffe graph runs
-them as trained. P3D-A is the same in both (S, BN, ReLU, T, BN, ReLU).
+The port's weights were converted from the Caffe models (its README), so only the Caffe
+graph runs them as trained. P3D-A is the same in both (S, BN, ReLU, T, BN, ReLU). BN eps
+is 1e-5 in both (the release's ``caffe.proto``). Input normalisation differs too and is
+the data pipeline's business: Caffe subtracts the BGR means 104/117/123, the port uses
+ImageNet's RGB mean and std.
+
+Parameters equal the official deploy net's exactly: 66,492,240 for P3D-199 with 400
+classes (66,670,503 with Sports-1M's 487), counted from the prototxt's layer shapes;
+P3D-63 equals the port's P3D63 (25,745,232). ``reference="port"`` with the port's weights
+gives the port's logits (max difference 7e-8 at 16x160x160, benchmarks/p3d_vs_port.py).
 
 Frames: with Caffe's ceil rounding each temporal pool takes T to ceil(T/2), so any
 T >= 1 runs (fewer than 16 frames leave partial pooling windows, as in Caffe); with the
@@ -69,6 +77,13 @@ REFERENCES = ("caffe", "port")
 KINDS = "ABC"
 
 
+def _projection(conv: type, norm: type, in_planes: int, out_planes: int, stride) -> nn.Module | None:
+    """The shortcut: a strided 1x1(x1) conv with BN where the block changes shape, else none."""
+    if stride in (1, (1, 1, 1)) and in_planes == out_planes:
+        return None
+    return nn.Sequential(conv(in_planes, out_planes, 1, stride=stride, bias=False), norm(out_planes))
+
+
 class P3DBottleneck(nn.Module):
     """A 3D bottleneck whose 3x3x3 conv is a P3D-A, -B or -C pair of S and T convs."""
 
@@ -87,10 +102,7 @@ class P3DBottleneck(nn.Module):
         self.conv3 = nn.Conv3d(planes, out_planes, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(out_planes)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or in_planes != out_planes:
-            self.downsample = nn.Sequential(nn.Conv3d(in_planes, out_planes, 1, stride=(1, stride, stride), bias=False),
-                                            nn.BatchNorm3d(out_planes))
+        self.downsample = _projection(nn.Conv3d, nn.BatchNorm3d, in_planes, out_planes, (1, stride, stride))
 
     def spatiotemporal(self, x: torch.Tensor) -> torch.Tensor:
         """The S/T pair in the block's P3D form (see the module docstring for the ReLUs)."""
@@ -128,10 +140,7 @@ class Bottleneck2D(nn.Module):
         self.conv3 = nn.Conv2d(planes, out_planes, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_planes)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or in_planes != out_planes:
-            self.downsample = nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(out_planes))
+        self.downsample = _projection(nn.Conv2d, nn.BatchNorm2d, in_planes, out_planes, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
