@@ -135,8 +135,12 @@ def load_imagenet_trunk(model: nn.Module, path: str | Path) -> LoadReport:
 
     Every trunk tensor of the file must land (else it is not a ResNet of the model's
     depth); the ImageNet classifier is dropped, and the method's own modules and the
-    video head keep their initialisation (listed as ``missing`` in the report).
+    video head keep their initialisation (listed as ``missing`` in the report). A model
+    without such a trunk says so in its ``imagenet_trunk_unsupported`` attribute.
     """
+    reason = getattr(model, "imagenet_trunk_unsupported", None)
+    if reason:
+        raise CheckpointError(reason)
     state_dict = {k: v for k, v in read_checkpoint(path).items() if not k.startswith("fc.")}
     state_dict = apply_checkpoint_filter(state_dict, model)
     report = load_state_dict(model, state_dict, strict=False)

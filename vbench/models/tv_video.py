@@ -1,0 +1,65 @@
+"""torchvision's 3D ResNets (``torchvision.models.video``), registered as references.
+
+``tv_r3d_18``, ``tv_mc3_18`` and ``tv_r2plus1d_18`` are torchvision's own builders
+(``weights=None``: no download), so that they can be profiled beside vbench's models
+under the same settings. They are torchvision's implementations of the networks of
+"A Closer Look at Spatiotemporal Convolutions" (arXiv 1711.11248), with torchvision's
+own training recipe for their weights, and differ from the paper where noted:
+
+- ``r2plus1d_18`` computes the (2+1)D mid-planes once per block, not per conv as the
+  paper and VMZ do: 31.5M parameters instead of 33.3M (see ``vbench.models.r2plus1d``,
+  whose ``midplanes="per_block"`` reproduces it exactly);
+- BatchNorm eps is 1e-5 (Caffe2/VMZ: 1e-3);
+- ``r3d_18`` and ``mc3_18`` match VMZ's R3D-18 and MC3-18 in parameters and GFLOPs.
+
+Input (N, 3, T, H, W), any T and size the convolutions take; global pooling, fc.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models import video
+
+from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE, PAPER, check_video_input
+from vbench.models.registry import register_model
+
+_REGISTRATION = dict(paper=PAPER, year=2018, arxiv="1711.11248", code="pytorch/vision (torchvision.models.video)",
+                     family="3D", frames=16, size=(112, 112))
+
+
+def _checked_input(module: nn.Module, args: tuple) -> None:
+    check_video_input(args[0])
+
+
+def _torchvision(builder, num_classes: int) -> nn.Module:
+    model = builder(weights=None, num_classes=num_classes)
+    model.register_forward_pre_hook(_checked_input)
+    model.imagenet_trunk_unsupported = IMAGENET_NOT_APPLICABLE.format(name=builder.__name__)
+    return model
+
+
+def _passthrough(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    return dict(state_dict)  # torchvision's own keys
+
+
+@register_model(method="R3D", **_REGISTRATION, checkpoint_filter=_passthrough,
+                notes="torchvision's r3d_18; matches the paper's R3D-18 (VMZ: 33.4M, 40.7 GFLOPs at 16 frames)")
+def tv_r3d_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
+    """torchvision's R3D-18: 3x3x3 convolutions throughout."""
+    return _torchvision(video.r3d_18, num_classes)
+
+
+@register_model(method="MC3", **_REGISTRATION, checkpoint_filter=_passthrough,
+                notes="torchvision's mc3_18; matches the paper's MC3-18 (VMZ: 11.7M, 43.3 GFLOPs at 16 frames)")
+def tv_mc3_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
+    """torchvision's MC3-18: 3D convolutions in layer1, 2D (1x3x3) above."""
+    return _torchvision(video.mc3_18, num_classes)
+
+
+@register_model(method="R(2+1)D", **_REGISTRATION, checkpoint_filter=_passthrough,
+                notes="torchvision's r2plus1d_18: mid-planes per block, not per conv as in the paper "
+                      "(31.5M vs the paper's 33.3M); = r2plus1d_r18 with midplanes='per_block'")
+def tv_r2plus1d_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
+    """torchvision's R(2+1)D-18 (per-block mid-planes)."""
+    return _torchvision(video.r2plus1d_18, num_classes)
