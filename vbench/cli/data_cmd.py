@@ -22,6 +22,8 @@ CHECK_EXAMPLES = """Examples:
   vbench data check --dataset kinetics400 --root /data/k400 --decode --json
 
   vbench data check --dataset list --root /data/sthv2 -o test_list=val_videofolder.txt
+
+  vbench data check --dataset mars --root /data/MARS --subset gallery --protocol query-removed --json
 """
 
 
@@ -42,7 +44,11 @@ def check_command(
     root: Path = typer.Option(None, "--root", help="Folder holding the dataset as distributed."),
     split: int = typer.Option(None, "--split", help="Official split (UCF101, HMDB51: 1-3; default 1)."),
     subset: str = typer.Option("test", "--subset", help="train or test (test = the validation set where "
-                                                        "there is no labelled test set)."),
+                                                        "there is no labelled test set); re-id: train, query "
+                                                        "or gallery."),
+    protocol: str = typer.Option("official", "--protocol", help="Re-id gallery convention: official, "
+                                                                "query-removed or query-included."),
+    trial: int = typer.Option(0, "--trial", help="Re-id: the trial of iLIDS-VID / PRID-2011 to count."),
     decode: bool = typer.Option(False, "--decode", help="Open every video and decode 3 frames (slow)."),
     decoder: str = typer.Option("pyav", "--decoder", help="pyav, torchcodec or decord."),
     option: list[str] = typer.Option(None, "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
@@ -52,7 +58,12 @@ def check_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from vbench.data.check import check_dataset
-    from vbench.data.registry import index_dataset  # noqa: F401  (fail fast on an unknown name below)
+    from vbench.reid import READERS
+
+    if dataset in READERS:
+        _check_reid(dataset, root, "query" if subset == "test" else subset, protocol, trial, parse_options(option),
+                    as_json)
+        return
 
     with Progress(TextColumn("checking {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True, disable=not decode) as progress:
@@ -83,6 +94,28 @@ def check_command(
                 problems.add_row(problem["path"], problem["problem"])
             out.print(problems)
     if not report.ok:
+        raise typer.Exit(1)
+
+
+def _check_reid(dataset: str, root: Path | None, subset: str, protocol: str, trial: int, options: dict,
+                as_json: bool) -> None:
+    from vbench import reid
+
+    if root is None:
+        raise VbenchError(f"{dataset} needs --root: the folder holding the dataset as distributed")
+    report = reid.check_dataset(dataset, root, subset, protocol, trial, **options)
+    if as_json:
+        print(json.dumps(report, indent=1))
+    else:
+        table = Table(title=f"{dataset} {subset} ({protocol} protocol) in {root}", title_justify="left",
+                      show_header=False)
+        table.add_column("", style="bold")
+        table.add_column("")
+        for key in ("tracklets", "identities", "cameras", "frames", "missing", "empty_tracklets", "queries",
+                    "valid_queries", "num_trials"):
+            table.add_row(key.replace("_", " "), _count(report[key]) if key == "missing" else str(report[key]))
+        out.print(table)
+    if report["missing"] or report["empty_tracklets"]:
         raise typer.Exit(1)
 
 

@@ -23,6 +23,10 @@ EXAMPLES = """Examples:
   torchrun --nproc_per_node=2 -m vbench eval --dataset kinetics400 --root DATA -m tsm_r50 --protocol kinetics-10x3
 
   vbench eval --rescore results/eval/<scores_id> --average score
+
+  vbench eval --dataset mars --root DATA -m mstat_vitb16 --checkpoint ckpt.pth --protocol query-removed
+
+  vbench eval --rescore results/eval/<scores_id>/features.npz --protocol official --distance cosine
 """
 
 
@@ -50,7 +54,9 @@ def eval_command(
     non_strict: bool = typer.Option(False, "--non-strict", help="Accept a checkpoint that does not fit fully."),
     trusted: bool = typer.Option(False, "--trusted", help="Allow a checkpoint that pickles Python objects."),
     depth: int = typer.Option(None, "--depth", help="ResNet depth where the model allows it."),
-    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, kinetics-10x3...)."),
+    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, kinetics-10x3...); "
+                                                          "re-id: the gallery convention (official, query-removed, "
+                                                          "query-included)."),
     frames: int = typer.Option(None, "--frames", help="Frames per clip."),
     clips: int = typer.Option(None, "--clips", help="Clips per video."),
     crops: int = typer.Option(None, "--crops", help="Crops per clip: 1, 3, 5 or 10."),
@@ -65,6 +71,10 @@ def eval_command(
     channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last memory format."),
     decoder: str = typer.Option("pyav", "--decoder", help="pyav (default), torchcodec or decord if installed."),
     limit: int = typer.Option(None, "--limit", help="Evaluate only the first N videos (a quick check)."),
+    distance: str = typer.Option("euclidean", "--distance", help="Re-id: euclidean or cosine."),
+    test_sampling: str = typer.Option("dense", "--test-sampling", help="Re-id: dense, all or evenly."),
+    seq_len: int = typer.Option(None, "--seq-len", help="Re-id: frames per chunk (default: the model's)."),
+    trial: int = typer.Option(None, "--trial", help="Re-id: one trial of iLIDS-VID / PRID-2011 (default: mean)."),
     option: list[str] = typer.Option([], "--option", help="Dataset option KEY=VALUE (repeatable)."),
     out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for eval records and scores."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the per-video scores already written."),
@@ -77,7 +87,11 @@ def eval_command(
     from vbench.evaluation.engine import rescore as rescore_run
 
     main_rank = os.environ.get("RANK", "0") == "0"
-    if rescore is not None:
+    if rescore is not None and rescore.suffix == ".npz":
+        from vbench.evaluation.reid_eval import rescore_reid
+
+        record = rescore_reid(rescore, protocol or "official", distance, trial, out_dir)
+    elif rescore is not None:
         record = rescore_run(rescore, average or "softmax", out_dir)
     else:
         if not dataset or not model:
@@ -88,7 +102,8 @@ def eval_command(
                                 crop_size=size, sampling=sampling, average=average, batch_size=batch_size,
                                 workers=workers, device=device, precision=precision, channels_last=channels_last,
                                 decoder=decoder, limit=limit, out=str(out_dir), resume=resume,
-                                dataset_options=_options(option))
+                                dataset_options=_options(option), distance=distance, test_sampling=test_sampling,
+                                seq_len=seq_len, trial=trial)
         with LazyProgress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
                           TimeElapsedColumn(), transient=as_json, disable=not main_rank) as progress:
 
@@ -101,6 +116,9 @@ def eval_command(
     if as_json:
         print(json.dumps(record, indent=1))
         return
+    if "map" in record:
+        _print_reid(record)
+        return
     table = Table(title=f"vbench eval: {record['model']} on {record['dataset']}", title_justify="left")
     for column in ("Split", "Views", "Fusion", "Top-1", "Top-5", "Mean class", "Videos", "Skipped", "Clips/s"):
         table.add_column(column)
@@ -111,6 +129,20 @@ def eval_command(
     for example in record.get("skipped_examples") or []:
         err.print(f"[yellow]skipped[/] {example}", highlight=False)
     err.print(f"record written to {out_dir}/eval.json; per-video scores in {out_dir}/eval/{record['scores_id']}/")
+
+
+def _print_reid(record: dict) -> None:
+    table = Table(title=f"vbench eval: {record['model']} on {record['dataset']} ({record['protocol']} protocol, "
+                        f"{record['distance']})", title_justify="left")
+    for column in ("mAP", "Rank-1", "Rank-5", "Rank-10", "Rank-20", "Valid queries", "Gallery", "Sampling"):
+        table.add_column(column)
+    table.add_row(_pct(record["map"]), _pct(record["rank1"]), _pct(record["rank5"]), _pct(record["rank10"]),
+                  _pct(record["rank20"]), f"{record['valid_queries']}/{record['num_queries']}",
+                  str(record["gallery_size"]), f"{record['sampling']} x{record['seq_len']}")
+    out.print(table)
+    if record.get("map_interpolated") is not None:
+        err.print(f"interpolated mAP (the dataset's MATLAB code): {record['map_interpolated']:.2f}")
+    err.print(f"record written to eval.json; features in {record['features']} (re-score with --rescore)")
 
 
 def _pct(value) -> str:

@@ -69,6 +69,11 @@ class EvalSettings:
     out: str = "results"
     resume: bool = False
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    # re-id datasets (mars, ilidsvid, prid2011): ``protocol`` names the gallery convention
+    distance: str = "euclidean"
+    test_sampling: str = "dense"
+    seq_len: int | None = None
+    trial: int | None = None
 
 
 def _sha1(payload: Any, length: int = 12) -> str:
@@ -162,9 +167,12 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     ``on_progress(done, total, views_per_second)`` is called on rank 0 after every batch.
     """
     from vbench.data import build_dataset
+    from vbench.evaluation.reid_eval import evaluate_reid, is_reid_dataset
     from vbench.models import create_model, model_info
     from vbench.profiling.device import device_name, resolve_device, resolve_precision
 
+    if is_reid_dataset(settings.dataset):
+        return evaluate_reid(settings, on_progress)
     device, device_note = resolve_device(settings.device)
     dtype = resolve_precision(settings.precision)
     if settings.batch_size < 1 or settings.chunk < 1:
@@ -177,6 +185,7 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     try:
         dataset = build_dataset(settings.dataset, settings.root, settings.split, settings.subset, views=views,
                                 train=False, decoder=settings.decoder, **settings.dataset_options)
+        torch.manual_seed(0)  # without a checkpoint, every process (and every run) has the same weights
         model = create_model(settings.model, num_classes=dataset.num_classes, num_frames=views.frames,
                              depth=settings.depth)
         name = model.vbench_spec.name
