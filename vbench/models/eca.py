@@ -75,11 +75,14 @@ def eca_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
 
     Official keys (``models/eca_resnet.py``; the ``module.`` prefix of its DataParallel
     checkpoints is stripped by the loader): ``layer1.0.eca.conv.weight`` (1, 1, k) and
-    torchvision's names for the rest. vbench's: ``layer1.0.post.conv.weight``. A TSN
-    checkpoint of the TSM code base (``base_model.``, ``new_fc``) is mapped too.
+    torchvision's names for the rest. vbench's: ``layer1.0.post.conv.weight``.
     """
-    state_dict = tsm_codebase_filter(state_dict, model)
     return {re.sub(r"^(layer\d+\.\d+)\.eca\.", r"\1.post.", k): v for k, v in state_dict.items()}
+
+
+def tsn_eca_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """ECA keys as ``eca_filter``, and a TSN checkpoint of the TSM code base (``base_model.``, ``new_fc``)."""
+    return eca_filter(tsm_codebase_filter(state_dict, model), model)
 
 
 @register_model(
@@ -96,7 +99,7 @@ def eca_r50(num_classes: int = 1000, depth: int = 50, kernel_sizes: str | tuple[
 
 @register_model(
     method="ECA-Net", paper=ECA_PAPER, year=2020, arxiv="1910.03151", code=ECA_CODE,
-    family="attention", depths=DEPTHS, checkpoint_filter=eca_filter,
+    family="attention", depths=DEPTHS, checkpoint_filter=tsn_eca_filter,
     notes="TSN on an ECA-ResNet trunk (vbench composition; the paper has no video models)",
 )
 def tsn_eca_r50(num_classes: int = 400, num_frames: int = 8, depth: int = 50, dropout: float = 0.5,
