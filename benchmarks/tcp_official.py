@@ -40,6 +40,20 @@ def fix_temporal_conv_padding(official: nn.Module) -> None:
             module.conv_1d = fixed
 
 
+def add_residual_shift(official: nn.Module, num_frames: int) -> None:
+    """TSM's residual shift on every block's conv1, with the official ``TemporalShift`` (``.net`` wrapper).
+
+    The official ``make_temporal_shift`` accepts only ``torchvision.models.ResNet``
+    instances and raises NotImplementedError on the TCP code's own ResNet class, so the
+    released code cannot build TSM + TCP; this does what its ``blockres`` branch does.
+    """
+    from ops.temporal_shift import TemporalShift
+
+    for stage in ("layer1", "layer2", "layer3", "layer4"):
+        for block in getattr(official.base_model, stage):
+            block.conv1 = TemporalShift(block.conv1, n_segment=num_frames, n_div=8)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("official")
@@ -55,9 +69,10 @@ def main() -> None:
 
     with quiet():
         official = TSN(400, args.frames, "RGB", base_model="resnet50", dropout=0.5, TCP=True, TCP_dim=128,
-                       TCP_ch=True, TCP_sp=True, TCP_1d=True, is_shift=args.tsm, shift_div=8,
-                       shift_place="blockres")
+                       TCP_ch=True, TCP_sp=True, TCP_1d=True)
     official.eval()  # its train() override returns None
+        if args.tsm:
+            add_residual_shift(official, args.frames)
     fix_temporal_conv_padding(official)
     randomize_(official)
     name = "tcp_tsm_r50" if args.tsm else "tcp_tsn_r50"
