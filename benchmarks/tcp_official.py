@@ -62,17 +62,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    if args.frames % 4:
-        raise SystemExit("the official temporal conv (k = T//2 + 1) keeps the clip length only for T divisible by 4")
+    if (args.frames // 2) % 2:
+        raise SystemExit("the official temporal conv (k = T//2 + 1, padding (k-1)//2) keeps the clip length "
+                         "only for odd k: use 4, 8, 16... frames")
     import_official(args.official)
     from ops.models import TSN
 
     with quiet():
         official = TSN(400, args.frames, "RGB", base_model="resnet50", dropout=0.5, TCP=True, TCP_dim=128,
                        TCP_ch=True, TCP_sp=True, TCP_1d=True)
-    official.eval()  # its train() override returns None
         if args.tsm:
             add_residual_shift(official, args.frames)
+    official.eval()  # its train() override returns None
     fix_temporal_conv_padding(official)
     randomize_(official)
     name = "tcp_tsm_r50" if args.tsm else "tcp_tsn_r50"
