@@ -6,7 +6,8 @@
 Builds the official ``ops.models.TSN(..., TCP=True)`` (ResNet-50, layer4 at stride 1),
 gives it random weights, saves them as an official checkpoint, loads that into
 ``tcp_tsn_r50`` / ``tcp_tsm_r50`` through vbench's converter, and prints the max abs
-logit difference, both CPU latencies (interleaved medians) and both GMAC counts
+logit difference, both CPU latencies (interleaved medians, whole model and head alone)
+and both GMAC counts
 (fvcore cannot see inside the official Covpool/Sqrtm autograd Functions; torch's
 FlopCounterMode can). The official temporal conv's padding is set to its intent
 (same-length output): its torch-version test misfires on torch >= 1.10.
@@ -93,6 +94,14 @@ def main() -> None:
     times = interleaved_medians({"official": lambda: official(stacked), "vbench": lambda: model(x)}, args.rounds)
     print(f"CPU latency, {torch.get_num_threads()} threads, 1x3x{args.frames}x{args.size}x{args.size}, "
           f"median of {args.rounds} interleaved runs: official {times['official']:.0f} ms, vbench {times['vbench']:.0f} ms")
+
+    with torch.inference_mode():
+        features = model.forward_features(x)  # (T, 2048, h, w): the same input for both heads
+    official_head = lambda: official.new_fc(torch.flatten(official.base_model.TCP(features), 1))  # noqa: E731
+    times = interleaved_medians({"official": official_head, "vbench": lambda: model.head(features)}, 5 * args.rounds)
+    print(f"head alone on {tuple(features.shape)}: official {times['official']:.1f} ms, vbench {times['vbench']:.1f} ms; "
+          f"GMACs official dispatch {dispatch_gmacs(official_head):.3f}, "
+          f"vbench dispatch {dispatch_gmacs(lambda: model.head(features)):.3f}")
 
     counted = count_flops(model, x)
     print(f"GMACs: vbench fvcore+handles {counted.gflops:.3f} (dispatch {counted.dispatch_macs / 1e9:.3f}); "

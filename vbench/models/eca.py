@@ -89,7 +89,7 @@ def tsn_eca_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dic
     method="ECA-Net", paper=ECA_PAPER, year=2020, arxiv="1910.03151", code=ECA_CODE,
     family="attention", task="image classification", input="image", frames=1, num_classes=1000,
     depths=DEPTHS, checkpoint_filter=eca_filter,
-    notes="ImageNet classifier; per-stage kernels of the released checkpoints (k3557 at depth 50)",
+    notes="ImageNet classifier; released per-stage kernels (k3557)",
 )
 def eca_r50(num_classes: int = 1000, depth: int = 50, kernel_sizes: str | tuple[int, ...] | None = None,
             **trunk) -> nn.Module:
@@ -100,7 +100,7 @@ def eca_r50(num_classes: int = 1000, depth: int = 50, kernel_sizes: str | tuple[
 @register_model(
     method="ECA-Net", paper=ECA_PAPER, year=2020, arxiv="1910.03151", code=ECA_CODE,
     family="attention", depths=DEPTHS, checkpoint_filter=tsn_eca_filter,
-    notes="TSN on an ECA-ResNet trunk (vbench composition; the paper has no video models)",
+    notes="TSN on an ECA-ResNet trunk (no video models in the paper)",
 )
 def tsn_eca_r50(num_classes: int = 400, num_frames: int = 8, depth: int = 50, dropout: float = 0.5,
                 kernel_sizes: str | tuple[int, ...] | None = None, **options) -> nn.Module:
