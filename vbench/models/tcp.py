@@ -12,8 +12,12 @@ ZilinGao/Temporal-attentive-Covariance-Pooling-Networks-for-Video-Recognition:
 ..., stride=1)``), so the last feature map is 14x14 at 224 pixels (16x16 at the 256-pixel
 "full resolution" test crop of its scripts); ``ops/models.py`` puts the TCP module in
 place of the ResNet's average pool, replaces ``fc`` by dropout (0.5 in every script) and
-classifies with ``new_fc``; TSM is that network with ``make_temporal_shift`` (residual
-shift in every block, 1/8 each way). Defaults of ``opts.py`` used by every script:
+classifies with ``new_fc``. TSM is meant as that network with ``make_temporal_shift``
+(residual shift in every block, 1/8 each way), but the released code cannot build it:
+``make_temporal_shift`` accepts only ``torchvision.models.ResNet`` instances and raises
+NotImplementedError on the TCP code's own ResNet class, and the README has no TSM + TCP
+model. ``tcp_tsm_r50`` builds the intent (benchmarks/tcp_official.py wraps the official
+``TemporalShift`` by hand to compare). Defaults of ``opts.py`` used by every script:
 ``TCP_dim 128``, ``TCP_ch``/``TCP_sp``/``TCP_1d`` on, ``TCP_level video``; the inner
 reduction width 256 and 3 Newton-Schulz iterations are fixed in ``ops/TCP/TCP_module.py``.
 The temporal conv's kernel depends on the frame count (k = T//2 + 1: 5 at 8 frames, 9
