@@ -56,6 +56,7 @@ _NO_ARITHMETIC = (
     "index_add_", "index_copy_", "masked_select", "resize_", "one_hot", "argsort", "lt", "le", "ne",
     "logical_and", "logical_or", "logical_not", "bitwise_and", "bitwise_or", "__or__", "__iand__",
     "div_floor", "floor_divide_", "round", "ceil", "trunc", "frac", "type_as", "to",
+    "eye", "diagonal",
 )
 _REDUCTIONS_IN = ("mean", "sum", "prod", "amax", "amin", "var", "std", "norm", "linalg_vector_norm",
                   "logsumexp", "frobenius_norm", "topk", "sort", "argmax", "argmin", "max", "min")
