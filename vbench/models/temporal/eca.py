@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vbench.models.attention import AttentionModule
+
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     """The paper's adaptive kernel size: |log2(C)/gamma + b/gamma|, made odd.
@@ -31,11 +33,11 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     return t if t % 2 else t + 1
 
 
-class EfficientChannelAttention(nn.Module):
+class EfficientChannelAttention(AttentionModule):
     """x * sigmoid(conv1d_k(GAP(x))) over the channel axis; for the trunk's ``post`` slot.
 
     Key name ``conv`` as in the official ``eca_layer``, so its checkpoints map by the
-    block's slot name alone.
+    block's slot name alone. An ``AttentionModule``: DREAL observes and removes its map.
     """
 
     def __init__(self, channels: int, kernel_size: int | None = None):
@@ -53,7 +55,7 @@ class EfficientChannelAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c = x.shape[:2]
         weights = self.conv(F.adaptive_avg_pool2d(x, 1).view(n, 1, c))  # (N, 1, C)
-        return x * torch.sigmoid(weights).view(n, c, 1, 1)
+        return self.apply_attention(x, torch.sigmoid(weights).view(n, c, 1, 1))
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.kernel_size}"
