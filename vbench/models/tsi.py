@@ -7,62 +7,70 @@ Mind, scholarfeed, acemap) give only the abstract and the first lines of the
 introduction; no figure, table, layer placement or hyper-parameter. So no params,
 GFLOPs or accuracy of the paper could be checked, and this model is held to none.
 
-Version followed: the abstract of arXiv v4 (ar5iv and scholarfeed's "2106.01088v4"):
-a TSI block of a Salient Motion Excitation (SME) module and a Cross-perception Temporal
-Integration (CTI) module; "SME highlights the motion-sensitive area through spatial-level
-local-global motion modelling, where saliency alignment and pyramidal motion modelling
-are conducted successively between adjacent frames"; "CTI performs multi-perception
-temporal modelling through a group of separate 1D convolutions; temporal interactions
-across perceptions are integrated with the attention mechanism". Earlier abstracts name
-CTI "Cross-scale Temporal Integration" and describe SME's two steps as "background
-suppression and pyramidal feature difference" (one copy, on acemap) and "saliency
-alignment and pyramidal feature difference" (Papers with Code, SOTAVerified); the
-renaming tells what the steps are. Datasets per the abstract: Something-Something V1 and
-V2, Kinetics-400, UCF-101, HMDB-51.
+Version followed: the abstract of arXiv v4 (as on ar5iv and scholarfeed's
+"2106.01088v4"). In it a TSI block holds a Salient Motion Excitation (SME) module and a
+Cross-perception Temporal Integration (CTI) module. SME highlights motion-sensitive
+areas by spatial "local-global" motion modelling: a "saliency alignment" step and then
+"pyramidal motion modelling", both between adjacent frames, so that less noise from
+misaligned background (camera motion) enters the motion features. CTI models several
+temporal "perceptions" with separate 1D convolutions and combines them with an
+attention mechanism. Earlier versions' abstracts call CTI "Cross-scale Temporal
+Integration" and SME's two steps "background suppression" (the copy on acemap) or
+"saliency alignment" (Papers with Code, SOTAVerified) followed by "pyramidal feature
+difference": the renaming says what the steps do. Datasets named in the abstract:
+Something-Something V1 and V2, Kinetics-400, UCF-101, HMDB-51.
+
+The closest public relative is TDN (Wang et al., CVPR 2021, MCG-NJU/TDN). The abstract
+motivates TSI against methods that take motion cues from neighbouring feature
+differences and model short-term time with a single local convolution of limited
+receptive field; that is TDN's bottleneck (``ops/base_module.py``, ``BottleneckShift``):
+after the first 1x1 conv, a multi-scale feature-difference excitation (``mSEModule``),
+then one channel-wise temporal conv of kernel 3 initialised as TSM's shift
+(``ShiftModule``), then the 3x3 conv. vbench builds TSI as that block with SME for the
+excitation and CTI for the single temporal conv.
 
 Choices, each with its reason:
 
-- Trunk and head: torchvision ResNet-50 with frames folded into the batch and TSN's
-  average-consensus head, as TEA and TSM (the abstract compares with "existing
-  state-of-the-art methods [that] exploit neighbouring feature differences", i.e. TEA's ME
-  and TDN, which are built this way). Trunk keys stay torchvision's, so ImageNet weights
-  load. Depths 18/34/101 use the same block modules.
+- Trunk and head: torchvision ResNet-50, frames folded into the batch, TSN's
+  average-consensus head, as TEA, TDN and TSM. Trunk keys stay torchvision's, so ImageNet
+  weights load. Depths 18/34/101 use the same modules.
 - Placement: one TSI block in every residual block, on the residual branch after the
-  first 1x1 conv and before the 3x3 conv (the ``mid`` slot): where TEA puts its ME and
-  TANet its TAM; SME first, then CTI (the abstract's order), then the block's own 3x3
-  conv, so temporal then spatial as in (2+1)D factorisations. In a basic block (depth
-  18/34) the ``mid`` slot is the block input.
-- SME, "salient motion excitation" (``temporal/tsi.py``):
-  * channel reduction r = 16 by 1x1 conv + BN, TEA ME's ratio;
-  * "saliency alignment" (formerly "background suppression"): a one-channel spatial
-    saliency map of each frame (3x3 conv, sigmoid) weights that frame's features before
-    two neighbours are compared, so regions salient in neither (background, whose
-    misalignment under camera motion is the noise the abstract names) add little to the
-    difference;
-  * motion of frame t = saliency-weighted frame t+1 minus frame t, as TEA (the last frame
-    gets zero motion);
-  * "pyramidal motion modelling", "spatial-level local-global": three bias-free levels
-    summed: a 3x3 conv at full resolution (local), a 3x3 conv at half resolution
-    (average pool, nearest upsampling back, as TDN's multi-scale difference), and a 1x1
-    conv of the globally pooled motion (global, TEA ME's squeeze);
-  * "highlight the motion-sensitive area": a 1x1 conv back to C channels gives a
-    channel-and-position map ``A = sigmoid(.) - 0.5`` and the output ``x + x * A`` (TDN's
-    residual excitation; a plain ``sigmoid`` would halve static features). Nothing with
-    a bias or a norm follows the difference, so a static clip gives exactly zero motion
-    and passes through unchanged (tested).
-- CTI, "cross-perception temporal integration":
+  first 1x1 conv and before the 3x3 conv (the ``mid`` slot), SME then CTI (the
+  abstract's order): where TDN puts ``mSEModule`` and ``ShiftModule`` and TEA its ME.
+  In a basic block (depth 18/34) the ``mid`` slot is the block input.
+- SME, salient motion excitation (``temporal/tsi.py``):
+  * channel reduction r = 16 by 1x1 conv + BN (TEA's ME and TDN's ``mSEModule``);
+  * saliency alignment (an earlier abstract calls this step "background suppression"):
+    a one-channel spatial saliency map of each frame (3x3 conv, sigmoid) weights that
+    frame's features before neighbours are compared, so that regions salient in
+    neither frame (background, whose misalignment under camera motion is the noise the
+    abstract names) add little to the difference;
+  * motion of frame t = saliency-weighted frame t+1 minus frame t, the last frame gets
+    zero motion (TEA; TDN's forward difference);
+  * pyramidal, "spatial-level local-global" motion modelling: the sum of three
+    bias-free levels: a 3x3 conv at full resolution (local), a 3x3 conv at half
+    resolution (average pool, nearest upsampling back: TDN's ``conv3_smallscale2``
+    path), and a 1x1 conv of the spatially pooled motion (global, TEA's squeeze);
+  * excitation of the "motion-sensitive area": a 1x1 conv back to C channels gives a
+    channel-and-position map ``A = sigmoid(.) - 0.5`` and the output ``x + x * A``,
+    TDN's form. TDN puts BN after its difference convs; vbench does not, so that a
+    clip without motion gives exactly zero motion and passes unchanged (tested).
+- CTI, cross-perception temporal integration:
   * "a group of separate 1D convolutions": channel-wise temporal convolutions with
-    kernel sizes 3, 5 and 7 (three receptive fields, "perceptions"; channel-wise as TEA's
-    MTA and TAM's temporal convs, which keeps the parameter cost small as claimed);
-  * "interactions across perceptions integrated with attention": selective-kernel
-    attention (SKNet): z = global average of the branches' sum, fc (C -> max(C/16, 32)),
-    ReLU, fc to K*C logits, softmax over the K perceptions per channel (the weights sum
-    to one, tested); output = attention-weighted sum of the branches;
-  * every branch starts as the identity (centre tap 1), so a TSI network starts as TSN
-    with SME (the way TSM-family temporal convs are initialised to keep ImageNet
-    features).
+    kernel sizes 3, 5 and 7 (three receptive fields, "perceptions"; TDN's temporal conv
+    is the kernel-3 member; channel-wise keeps the parameter cost "limited");
+  * the attention that integrates the perceptions' interactions:
+    selective-kernel attention (SKNet, Li et al. CVPR 2019): z = global average of the
+    branches' sum, fc (C -> max(C/16, 32)), ReLU, fc to K*C logits, softmax over the K
+    perceptions for every channel (the weights sum to one, tested); output = the
+    attention-weighted sum of the branches;
+  * every branch starts as TSM's shift (1/8 of the channels from frame t+1, 1/8 from
+    t-1), TDN's ``ShiftModule`` initialisation: CTI starts as TSM whatever the attention.
 - Frames: SME needs a neighbour, so at least 2 frames; any T >= 2 works (zero padding at
   the clip ends).
+
+Cost at 8x224x224, 400 classes (vbench count): 25.13M params (TSN 24.33M), 33.42 GFLOPs
+with BN (TSN 32.90); no op left uncounted.
 
 Speed: CTI's branches are never run one by one. Because the attention does not vary over
 time or space, sum_k a_k (w_k * x) = (sum_k a_k w_k) * x, so CTI is one depthwise

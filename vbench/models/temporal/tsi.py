@@ -9,7 +9,8 @@ family TSI builds on, and every choice is explained in ``vbench/models/tsi.py``.
   move gives zero motion and passes through unchanged.
 - ``CrossPerceptionTemporalIntegration`` (CTI): channel-wise temporal 1D convolutions of
   several kernel sizes ("perceptions"), combined by a softmax attention over the
-  perceptions (selective-kernel style, per sample and channel).
+  perceptions (selective-kernel style, per sample and channel); it starts as TSM's
+  shift, as TDN's single temporal conv does.
 
 Both work on folded frames ``(N*T, C, H, W)`` and keep that shape.
 """
@@ -90,11 +91,12 @@ class CrossPerceptionTemporalIntegration(nn.Module):
     not vary over time or space, ``sum_k a_k (w_k * x) = (sum_k a_k w_k) * x``: one
     depthwise temporal conv with a per-sample kernel of the largest size.
     ``benchmarks/tsi_cti_variants.py`` checks this against the branch-by-branch form.
-    Every branch starts as the identity (centre tap 1), so CTI starts as the identity.
+    Every branch starts as TSM's shift (1/``shift_div`` of the channels each way), so CTI
+    starts as TSM's shift whatever the attention.
     """
 
     def __init__(self, channels: int, num_frames: int, kernel_sizes: tuple[int, ...] = (3, 5, 7),
-                 reduction: int = 16, min_hidden: int = 32):
+                 reduction: int = 16, min_hidden: int = 32, shift_div: int = 8):
         super().__init__()
         if not kernel_sizes or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
             raise VbenchError(f"CTI kernel sizes must be odd positive numbers, got {tuple(kernel_sizes)}")
@@ -102,6 +104,7 @@ class CrossPerceptionTemporalIntegration(nn.Module):
         self.channels = channels
         self.kernel_sizes = tuple(kernel_sizes)
         self.span = max(kernel_sizes)
+        self.shift_div = shift_div
         # all branches' taps in one tensor: (channels, sum of kernel sizes)
         self.weight = nn.Parameter(torch.zeros(channels, sum(kernel_sizes)))
         self.register_buffer("placement", self._placement(self.kernel_sizes, self.span), persistent=False)
@@ -125,13 +128,21 @@ class CrossPerceptionTemporalIntegration(nn.Module):
 
     def init_weights(self) -> None:
         with torch.no_grad():
-            self.weight.copy_(self.identity_taps())
+            self.weight.copy_(self.shift_taps())
 
-    def identity_taps(self) -> torch.Tensor:
+    def shift_taps(self) -> torch.Tensor:
+        """Every branch as TSM's shift (TDN's initialisation of its temporal conv): the
+        first C/8 channels take frame t+1, the next C/8 frame t-1, the rest stay
+        (a kernel of size 1 can only keep its frame)."""
         taps = torch.zeros_like(self.weight)
+        fold = self.channels // self.shift_div
         start = 0
         for size in self.kernel_sizes:
-            taps[:, start + size // 2] = 1.0
+            centre = start + size // 2
+            reach = 1 if size > 1 else 0
+            taps[:fold, centre + reach] = 1.0
+            taps[fold:2 * fold, centre - reach] = 1.0
+            taps[2 * fold:, centre] = 1.0
             start += size
         return taps
 
