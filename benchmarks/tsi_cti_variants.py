@@ -1,16 +1,22 @@
-"""Three equivalent formulations of TSI's CTI, checked against each other and timed on the CPU.
+"""Equivalent formulations of TSI's CTI, checked against each other and timed on the CPU.
 
     python -m benchmarks.tsi_cti_variants [--frames 8] [--size 224] [--repeats 20]   # from the repository root
 
-TSI has no official code, so the reference here is the literal reading of the module:
-K separate channel-wise temporal convolutions (run one by one), selective-kernel
-attention from the global average of their sum, and the attention-weighted sum of the
-branch outputs. vbench's ``CrossPerceptionTemporalIntegration`` fuses the attention into
-one per-sample kernel and runs a single depthwise temporal conv. A middle variant runs
-all branches as one grouped conv (kernels zero-padded to the largest size), then mixes.
+TSI has no official code, so the reference is the literal reading of the module, written
+in the layout of TDN's temporal conv (MCG-NJU/TDN ``ops/base_module.py``, ``ShiftModule``:
+frames moved last, ``conv1d`` over (N*H*W, C, T)): K separate channel-wise temporal
+convolutions run one by one, selective-kernel attention from the global average of their
+sum, the attention-weighted sum of the branch outputs. The other forms:
 
-All three use the same module's weights. Printed: the max abs difference to the literal
-form per stage shape and for the whole tsi_r50 (logits), and the median (and minimum)
+- grouped: all branches as one grouped ``conv1d`` (kernels zero-padded to the largest
+  size, K outputs per channel), then the same mix;
+- fused conv: the attention folded into one per-sample kernel (exact, because the
+  attention does not vary over time or space), one depthwise ``conv2d`` along T;
+- vbench: the same fused kernel applied as a T x T band matrix by a batched matmul
+  (``CrossPerceptionTemporalIntegration.forward``).
+
+All use the same module's weights. Printed: the max abs difference to the literal form
+per stage shape and for the whole tsi_r50 (logits), and the median (and minimum)
 latencies of interleaved runs (the machine may be shared: medians, not means). For the
 whole model the BN statistics are first calibrated on two random clips: a randomly
 initialised ResNet-50 with default running statistics amplifies float rounding
@@ -31,50 +37,62 @@ import vbench
 from vbench.models.temporal.tsi import CrossPerceptionTemporalIntegration
 
 
-def _series(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
-    """(N*T, C, H, W) -> (N, C, T, H*W)."""
+def _frames_last(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
+    """(N*T, C, H, W) -> (N*H*W, C, T), TDN's layout for its temporal conv."""
     nt, c, h, w = x.shape
-    return x.view(nt // module.num_frames, module.num_frames, c, h * w).permute(0, 2, 1, 3)
+    return x.view(nt // module.num_frames, module.num_frames, c, h, w).permute(0, 3, 4, 2, 1).reshape(-1, c, module.num_frames)
 
 
-def _back(y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    return y.permute(0, 2, 1, 3).reshape(shape)
-
-
-def _mix(module: CrossPerceptionTemporalIntegration, branches: torch.Tensor) -> torch.Tensor:
-    """Selective-kernel mix of branch outputs (N, K, C, T, P): attention from their sum."""
-    z = branches.sum(1).mean((2, 3))
+def _mix(module: CrossPerceptionTemporalIntegration, branches: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Selective-kernel mix of branch outputs (N*H*W, K, C, T) back to (N*T, C, H, W)."""
+    nt, c, h, w = shape
+    n, t, k = nt // module.num_frames, module.num_frames, len(module.kernel_sizes)
+    branches = branches.view(n, h * w, k, c, t)
+    z = branches.sum(2).mean((1, 3))
     logits = module.select(F.relu(module.squeeze(z)))
-    attention = logits.view(-1, len(module.kernel_sizes), module.channels).softmax(dim=1)
-    return torch.einsum("nkctp,nkc->nctp", branches, attention)
+    attention = logits.view(n, k, c).softmax(dim=1)
+    out = torch.einsum("npkct,nkc->ntcp", branches, attention)
+    return out.reshape(shape)
 
 
 def cti_literal(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
-    """Each branch its own depthwise temporal conv, one after the other."""
-    series = _series(module, x).contiguous()
+    """Each branch its own depthwise temporal conv1d, one after the other."""
+    series = _frames_last(module, x)
     outputs, start = [], 0
     for size in module.kernel_sizes:
-        weight = module.weight[:, start:start + size].reshape(module.channels, 1, size, 1)
-        outputs.append(F.conv2d(series, weight, padding=(size // 2, 0), groups=module.channels))
+        weight = module.weight[:, start:start + size].unsqueeze(1)
+        outputs.append(F.conv1d(series, weight, padding=size // 2, groups=module.channels))
         start += size
-    return _back(_mix(module, torch.stack(outputs, 1)), x.shape)
+    return _mix(module, torch.stack(outputs, 1), x.shape)
 
 
 def cti_grouped(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
-    """All branches as one grouped conv (K outputs per channel, kernels padded), then mixed."""
-    series = _series(module, x).contiguous()
-    n, c, t, p = series.shape
-    k = len(module.kernel_sizes)
-    kernels = module.branch_kernels().reshape(c * k, 1, module.span, 1)
-    out = F.conv2d(series, kernels, padding=(module.span // 2, 0), groups=c)  # (N, C*K, T, P)
-    return _back(_mix(module, out.view(n, c, k, t, p).transpose(1, 2)), x.shape)
+    """All branches as one grouped conv1d (K outputs per channel, kernels padded), then mixed."""
+    series = _frames_last(module, x)
+    c, k = module.channels, len(module.kernel_sizes)
+    kernels = module.branch_kernels().reshape(c * k, 1, module.span)
+    out = F.conv1d(series, kernels, padding=module.span // 2, groups=c)  # (N*H*W, C*K, T)
+    return _mix(module, out.view(-1, c, k, module.num_frames).transpose(1, 2), x.shape)
 
 
-def cti_fused(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
+def cti_fused_conv(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
+    """The fused per-sample kernel as one depthwise conv2d along T on (1, N*C, T, H*W)."""
+    nt, c, h, w = x.shape
+    n, t = nt // module.num_frames, module.num_frames
+    clip = x.view(n, t, c, h * w)
+    kernels = module.branch_kernels()
+    fused = torch.einsum("nck,ckj->ncj", module.attention(clip.mean(-1).transpose(1, 2), kernels), kernels)
+    series = clip.permute(0, 2, 1, 3).reshape(1, n * c, t, h * w)
+    out = F.conv2d(series, fused.reshape(n * c, 1, module.span, 1), padding=(module.span // 2, 0), groups=n * c)
+    return out.view(n, c, t, h * w).permute(0, 2, 1, 3).reshape(nt, c, h, w)
+
+
+def cti_vbench(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:
     return module(x)
 
 
-VARIANTS: dict[str, Callable] = {"literal": cti_literal, "grouped": cti_grouped, "fused (vbench)": cti_fused}
+VARIANTS: dict[str, Callable] = {"literal": cti_literal, "grouped": cti_grouped, "fused conv": cti_fused_conv,
+                                 "vbench": cti_vbench}
 
 
 def _times(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
@@ -127,8 +145,8 @@ def main() -> None:
         reference = cti_literal(module, x)
         diffs = {name: (fn(module, x) - reference).abs().max().item() for name, fn in VARIANTS.items()}
         times = _format(_times({name: (lambda fn=fn: fn(module, x)) for name, fn in VARIANTS.items()}, args.repeats))
-        cells = "  ".join(f"{name} {times[name]} diff {diffs[name]:.1e}" for name in VARIANTS)
-        print(f"C={channels:4d} {side:3d}x{side:<3d}  {cells}")
+        for name in VARIANTS:
+            print(f"C={channels:4d} {side:3d}x{side:<3d} {name:11s} {times[name]}  max abs diff to literal {diffs[name]:.1e}")
 
     model = vbench.create_model("tsi_r50", num_frames=t)
     ctis = [m for m in model.modules() if isinstance(m, CrossPerceptionTemporalIntegration)]
@@ -139,16 +157,17 @@ def main() -> None:
 
     def run(variant: Callable) -> torch.Tensor:
         for m in ctis:
-            m.forward = (lambda inp, m=m: variant(m, inp)) if variant is not cti_fused else type(m).forward.__get__(m)
+            m.forward = (lambda inp, m=m: variant(m, inp)) if variant is not cti_vbench else type(m).forward.__get__(m)
         return model(x)
 
     logits = {name: run(fn) for name, fn in VARIANTS.items()}
     scale = logits["literal"].abs().max().item()
-    for name in VARIANTS:
+    for name in list(VARIANTS)[1:]:
         print(f"tsi_r50 logits, {name} vs literal: max abs diff {(logits[name] - logits['literal']).abs().max().item():.2e}"
               f" (logit scale {scale:.2f})")
     times = _format(_times({name: (lambda fn=fn: run(fn)) for name, fn in VARIANTS.items()}, max(3, args.repeats // 4)))
-    print("tsi_r50 forward: " + "  ".join(f"{name} {times[name]}" for name in VARIANTS))
+    for name in VARIANTS:
+        print(f"tsi_r50 forward with {name:11s} CTI: {times[name]}")
 
 
 if __name__ == "__main__":

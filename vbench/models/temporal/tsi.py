@@ -68,10 +68,11 @@ class SalientMotionExcitation(nn.Module):
         return self.local_conv(diff) + coarse + overall
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = torch.sigmoid(self.expand(self.motion(x))) - 0.5  # (N*(T-1), C, H, W)
-        gate = _unfold(gate, self.num_frames - 1)
-        gate = F.pad(gate.flatten(2), (0, 0, 0, 1)).view(x.shape)  # the last frame: zero motion
-        return torch.addcmul(x, x, gate)
+        # x + x * (sigmoid(m) - 0.5) written as x * (sigmoid(m) + 0.5): one pass fewer
+        scale = _unfold(torch.sigmoid(self.expand(self.motion(x))) + 0.5, self.num_frames - 1)
+        frames = _unfold(x, self.num_frames)
+        # the last frame has no motion and passes unchanged
+        return torch.cat((frames[:, :-1] * scale, frames[:, -1:]), dim=1).view(x.shape)
 
     def extra_repr(self) -> str:
         return f"num_frames={self.num_frames}"
@@ -89,8 +90,12 @@ class CrossPerceptionTemporalIntegration(nn.Module):
     Computed without running the branches one by one: ``z`` is exact from the spatially
     pooled clip (a temporal conv commutes with spatial averaging), and since ``a`` does
     not vary over time or space, ``sum_k a_k (w_k * x) = (sum_k a_k w_k) * x``: one
-    depthwise temporal conv with a per-sample kernel of the largest size.
-    ``benchmarks/tsi_cti_variants.py`` checks this against the branch-by-branch form.
+    depthwise temporal conv with a per-sample kernel of the largest size. That conv runs
+    as a batched matmul with its T x T band (Toeplitz) matrix: on the CPU, oneDNN's
+    depthwise conv along T is slow for some shapes (tens of ms at 64 x 56 x 56) where the
+    matmul takes about 1 ms; the cost is T instead of ``span`` MACs per output, as
+    counted. ``benchmarks/tsi_cti_variants.py`` checks this against the branch-by-branch
+    form and times both.
     Every branch starts as TSM's shift (1/``shift_div`` of the channels each way), so CTI
     starts as TSM's shift whatever the attention.
     """
@@ -108,6 +113,7 @@ class CrossPerceptionTemporalIntegration(nn.Module):
         # all branches' taps in one tensor: (channels, sum of kernel sizes)
         self.weight = nn.Parameter(torch.zeros(channels, sum(kernel_sizes)))
         self.register_buffer("placement", self._placement(self.kernel_sizes, self.span), persistent=False)
+        self.register_buffer("band", self._band(self.span, num_frames), persistent=False)
         hidden = max(channels // reduction, min_hidden)
         self.squeeze = nn.Linear(channels, hidden)
         self.select = nn.Linear(hidden, len(kernel_sizes) * channels)
@@ -125,6 +131,15 @@ class CrossPerceptionTemporalIntegration(nn.Module):
                 placement[tap, branch, start + j] = 1.0
                 tap += 1
         return placement
+
+    @staticmethod
+    def _band(span: int, num_frames: int) -> torch.Tensor:
+        """0/1 map (span, T, T): tap j of a centred kernel takes frame t + j - span // 2 into
+        frame t (taps that fall outside the clip are dropped: zero padding)."""
+        taps = torch.arange(span).view(span, 1, 1)
+        t = torch.arange(num_frames).view(1, num_frames, 1)
+        s = torch.arange(num_frames).view(1, 1, num_frames)
+        return (s == t + taps - span // 2).float()
 
     def init_weights(self) -> None:
         with torch.no_grad():
@@ -151,9 +166,13 @@ class CrossPerceptionTemporalIntegration(nn.Module):
         return torch.einsum("ci,ikj->ckj", self.weight, self.placement)
 
     def attention(self, pooled: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-        """Softmax over perceptions, (N, C, K), from the spatially pooled clip (N, C, T)."""
-        summed = F.conv1d(pooled, kernels.sum(1).unsqueeze(1), padding=self.span // 2, groups=self.channels)
-        z = summed.mean(-1)
+        """Softmax over perceptions, (N, C, K), from the spatially pooled clip (N, C, T).
+
+        z = time average of the branches' summed conv of the pooled clip; that average is a
+        fixed weighting of the input frames (the band matrix's column means).
+        """
+        frame_weights = torch.einsum("cj,jts->cs", kernels.sum(1), self.band) / self.num_frames
+        z = torch.einsum("cs,ncs->nc", frame_weights, pooled)
         logits = self.select(F.relu(self.squeeze(z)))
         return logits.view(-1, len(self.kernel_sizes), self.channels).softmax(dim=1).transpose(1, 2)
 
@@ -164,10 +183,9 @@ class CrossPerceptionTemporalIntegration(nn.Module):
         kernels = self.branch_kernels()
         attention = self.attention(clip.mean(-1).transpose(1, 2), kernels)  # (N, C, K)
         fused = torch.einsum("nck,ckj->ncj", attention, kernels)  # (N, C, span)
-        # one depthwise temporal conv over all samples: (1, N*C, T, H*W), kernel (span, 1)
-        series = clip.permute(0, 2, 1, 3).reshape(1, n * c, t, h * w)
-        out = F.conv2d(series, fused.reshape(n * c, 1, self.span, 1), padding=(self.span // 2, 0), groups=n * c)
-        return out.view(n, c, t, h * w).permute(0, 2, 1, 3).reshape(nt, c, h, w)
+        # the depthwise temporal conv as a per-sample, per-channel T x T band matrix
+        mixing = torch.einsum("ncj,jts->ncts", fused, self.band)
+        return torch.einsum("ncts,nscp->ntcp", mixing, clip).reshape(nt, c, h, w)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, num_frames={self.num_frames}, kernel_sizes={self.kernel_sizes}"
