@@ -69,13 +69,16 @@ Choices, each with its reason:
 - Frames: SME needs a neighbour, so at least 2 frames; any T >= 2 works (zero padding at
   the clip ends).
 
-Cost at 8x224x224, 400 classes (vbench count): 25.13M params (TSN 24.33M), 33.42 GFLOPs
-with BN (TSN 32.90); no op left uncounted.
+Cost per view, 224x224, 400 classes (vbench count, BN included): 25.13M params (TSN
+24.33M); 33.44 GFLOPs at 8 frames (TSN 32.90) and 67.16 at 16 (TSN 65.79); no op left
+uncounted. CTI's temporal conv runs as a T x T band matrix (below), so it is counted at T
+MACs per output (8 or 16) rather than 7 taps: 0.13 and 0.50 GFLOPs.
 
 Speed: CTI's branches are never run one by one. Because the attention does not vary over
 time or space, sum_k a_k (w_k * x) = (sum_k a_k w_k) * x, so CTI is one depthwise
 temporal conv with a per-sample fused kernel, and its attention input is exact from the
-spatially pooled clip. ``benchmarks/tsi_cti_variants.py`` checks the fused form against
+spatially pooled clip. That conv is applied as a batched matmul with its band matrix:
+oneDNN's depthwise conv along T is pathologically slow on the CPU for some shapes. ``benchmarks/tsi_cti_variants.py`` checks the fused form against
 the literal branch-by-branch form and a single grouped conv of all branches, and times
 them.
 """
