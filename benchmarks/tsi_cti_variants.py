@@ -1,6 +1,6 @@
 """Equivalent formulations of TSI's CTI, checked against each other and timed on the CPU.
 
-    python -m benchmarks.tsi_cti_variants [--frames 8] [--size 224] [--repeats 20]   # from the repository root
+    python -m benchmarks.tsi_cti_variants [--frames 8] [--size 224] [--repeats 20] [--threads 1]   # from the repo root
 
 TSI has no official code, so the reference is the literal reading of the module, written
 in the layout of TDN's temporal conv (MCG-NJU/TDN ``ops/base_module.py``, ``ShiftModule``:
@@ -133,7 +133,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     t, s = args.frames, args.size
