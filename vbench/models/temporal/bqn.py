@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import InputShapeError
+from vbench.models.temporal.time_conv import temporal_conv3
 
 
 def log_kernel(size: int, sigma: float) -> torch.Tensor:
@@ -67,12 +68,7 @@ class MotionBandPass(nn.Module):
             frames = x.permute(0, 2, 3, 1, 4, 5).reshape(n * s * d, c, h, w)
             filtered = self.spatial_filter(frames).view(n * s, d, c, h, w)
             return torch.einsum("bdchw,cd->bchw", filtered, self.temporal[:, 0])
-        ns, c, h, w = x.shape
-        s = self.segments
-        filtered = self.spatial_filter(x).view(ns // s, s, c, h, w).transpose(1, 2)  # (N, C, S, H, W)
-        filtered = F.pad(filtered, (0, 0, 0, 0, 1, 1), mode="replicate")
-        out = F.conv3d(filtered, self.temporal.view(c, 1, 3, 1, 1), groups=c)
-        return out.transpose(1, 2).reshape(ns, c, h, w)
+        return temporal_conv3(self.spatial_filter(x), self.temporal[:, 0], self.segments, pad="replicate")
 
     def extra_repr(self) -> str:
         return f"channels={self.spatial.shape[0]}, kernel_size={self.spatial.shape[-1]}, over={self.over}"
