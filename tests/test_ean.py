@@ -14,7 +14,8 @@ from vbench.models.temporal.ean import (
     LearnableShift,
     MotionExcitation,
     SparseTransformer,
-    max_pool_3x3x3,
+    to_2d,
+    to_3d,
 )
 from vbench.models.temporal.shift import temporal_shift
 from vbench.profiling.flops import count_flops
@@ -115,22 +116,38 @@ def test_motion_excitation_differences_the_next_segment_against_this_one():
 
 
 def test_event_adaptive_block_generates_a_kernel_per_video():
-    block = EventAdaptiveBlock(64).eval()
-    x = torch.randn(2, 64, 4, 8, 8)
+    block = EventAdaptiveBlock(64, segments=4).eval()
+    x = torch.randn(2 * 4, 64, 8, 8)
     with torch.no_grad():
-        compressed = block.compress(x)
+        compressed = block.compress(to_3d(x, 4))  # the official Conv3d on the 3D layout
         kernels = block.dynamic_kernel(compressed)
         assert kernels.shape == (2, 16, 16) and not torch.allclose(kernels[0], kernels[1])
-        # the per-video matmul is the official grouped conv3d (one group per video)
-        grouped = F.conv3d(compressed.reshape(1, 32, 4, 8, 8), kernels.reshape(32, 16, 1, 1, 1), groups=2)
-        mine = torch.matmul(kernels, compressed.flatten(2)).view(2, 16, 4, 8, 8)
-        torch.testing.assert_close(mine, grouped.view(2, 16, 4, 8, 8), rtol=1e-4, atol=1e-4)
         assert not torch.allclose(block(x), x)  # the expand starts small, not at zero
 
 
-def test_separable_max_pool_equals_the_3d_one():
-    x = torch.randn(2, 3, 5, 7, 6)
-    assert torch.equal(max_pool_3x3x3(x), F.max_pool3d(x, 3, stride=1, padding=1))
+def _official_eab(block, x3):
+    """STCeptionLayer_max's forward (EAB_rfs555.py), written out on the 3D layout."""
+    st = block.compress(x3)
+    b, c, t, h, w = st.shape
+    kernel = block.dynamic_kernel(st)
+    max_x = block.max_project(F.max_pool3d(st, 3, 1, 1))
+    p1, p2, p3 = torch.split(st, block.splits, 1)
+    st = torch.cat((p1, block.temporal(p2), block.temporal_dilated(p3)), 1)
+    norm = block.norm
+    st = F.relu(F.batch_norm(st, norm.running_mean, norm.running_var, norm.weight, norm.bias))
+    st = F.conv3d(st.reshape(1, b * c, t, h, w), kernel.reshape(b * c, c, 1, 1, 1), groups=b).view(b, c, t, h, w)
+    p1, p2, p3 = torch.split(st, block.splits, 1)
+    return x3 + block.expand(torch.cat((p1, block.spatial(p2), block.spatial_dilated(p3)), 1) + max_x)
+
+
+def test_event_adaptive_block_on_folded_frames_is_the_official_3d_block():
+    block = EventAdaptiveBlock(64, segments=4).eval()
+    with torch.no_grad():
+        for tensor in block.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.uniform_(0.5, 1.5) if tensor.dim() == 1 else tensor.normal_(0, 0.2)
+        x = torch.randn(2 * 4, 64, 8, 8)
+        torch.testing.assert_close(block(x), to_2d(_official_eab(block, to_3d(x, 4))), rtol=1e-4, atol=1e-4)
 
 
 def test_sparse_transformer_starts_as_average_pooling():
@@ -260,7 +277,7 @@ def test_flop_count_of_the_attention_the_dynamic_kernel_and_the_token_selection(
     heads, head_dim = 8, dim // 8
     assert count.by_operator["scaled_dot_product_attention"] == 2 * n * heads * tokens * tokens * 2 * head_dim
     assert count.by_operator["einsum"] == n * dim * 4 * segments * h * w
-    block = EventAdaptiveBlock(64).eval()
-    count = count_flops(block, torch.randn(n, 64, 4, 6, 6))
+    block = EventAdaptiveBlock(64, segments=4).eval()
+    count = count_flops(block, torch.randn(n * 4, 64, 6, 6))
     assert count.by_operator["matmul"] == n * 16 * 16 * 4 * 6 * 6  # U x U kernel on every position
     assert count.uncounted == {}

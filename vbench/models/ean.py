@@ -96,10 +96,10 @@ class EAN(ResNetTrunk):
         self.segments = segments
         expansion = self.num_features // 512
         self.lmc = LatentMotionCode(stacked=stacked_lmc)
-        self.eab1 = EventAdaptiveBlock(64)
-        self.eab2 = EventAdaptiveBlock(64 * expansion)
-        self.eab3 = EventAdaptiveBlock(128 * expansion)
-        self.eab4 = EventAdaptiveBlock(256 * expansion)
+        self.eab1 = EventAdaptiveBlock(64, segments)
+        self.eab2 = EventAdaptiveBlock(64 * expansion, segments)
+        self.eab3 = EventAdaptiveBlock(128 * expansion, segments)
+        self.eab4 = EventAdaptiveBlock(256 * expansion, segments)
         self.sparse_transformer = SparseTransformer(self.num_features, segments)
         self.head = ClipHead(self.num_features, num_classes, dropout)
 
@@ -121,10 +121,10 @@ class EAN(ResNetTrunk):
         frames = self.segment_frames(x)
         middle = to_2d(frames[:, :, :, FRAMES_PER_SEGMENT // 2])
         stem = self.maxpool(self.relu(self.bn1(self.conv1(middle))))
-        out = to_2d(self.eab1(to_3d(self.lmc(frames, stem), self.segments)))
-        out = to_2d(self.eab2(to_3d(self.layer1(out), self.segments)))
-        out = to_2d(self.eab3(to_3d(self.layer2(out), self.segments)))
-        out = to_2d(self.eab4(to_3d(self.layer3(out), self.segments)))
+        out = self.eab1(self.lmc(frames, stem))
+        out = self.eab2(self.layer1(out))
+        out = self.eab3(self.layer2(out))
+        out = self.eab4(self.layer3(out))
         return to_3d(self.layer4(out), self.segments)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
