@@ -23,3 +23,22 @@ def official_state_dict(name: str, seed: int = 0) -> dict[str, torch.Tensor]:
         else:
             state[key] = torch.randn(size, generator=generator)
     return state
+
+
+def randomised_state(model) -> dict[str, torch.Tensor]:
+    """The model's state dict with every floating tensor drawn afresh (so a misplaced tensor shows)."""
+    state = model.state_dict()
+    for tensor in state.values():
+        if tensor.is_floating_point():
+            tensor.normal_()
+    return state
+
+
+def assert_checkpoint_lands(target, source_state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load the checkpoint at ``path`` into ``target``: every tensor of ``source_state`` must land in place."""
+    from vbench.models import load_checkpoint
+
+    report = load_checkpoint(target, path)
+    assert report.complete and report.loaded == len(source_state)
+    for key, value in source_state.items():
+        assert torch.equal(target.state_dict()[key], value), key

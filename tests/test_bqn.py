@@ -4,9 +4,9 @@ from torch import nn
 from torch.nn import functional as F
 
 import vbench
-from official_keys import official_state_dict
+from official_keys import assert_checkpoint_lands, official_state_dict, randomised_state
 from vbench.errors import CheckpointError, InputShapeError, VbenchError
-from vbench.models import load_checkpoint, load_imagenet_trunk
+from vbench.models import load_imagenet_trunk
 from vbench.models.bqn import BusyFromQuiet, QuietFromBusy
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict
 from vbench.models.temporal.bqn import MotionBandPass, log_kernel
@@ -169,19 +169,12 @@ def _official_names(state):
 
 
 def test_official_checkpoint_lands_every_tensor(tmp_path):
-    source = small_bqn(2)
-    for tensor in source.state_dict().values():
-        if tensor.is_floating_point():
-            tensor.normal_()
-    official = _official_names(source.state_dict())
+    source = randomised_state(small_bqn(2))
+    official = _official_names(source)
     assert "module.base_model.layer1.1.mbpf.conv_s.weight" in official and "module.base_model.d_conv1.weight" in official
     assert "module.base_model.layer1.0.down.1.weight" in official and "module.base_model.layer1.1.up.1.bias" in official
     torch.save({"state_dict": official}, tmp_path / "bqn.pth")
-    target = small_bqn(2)
-    report = load_checkpoint(target, tmp_path / "bqn.pth")
-    assert report.complete and report.loaded == len(source.state_dict())
-    for key, value in source.state_dict().items():
-        assert torch.equal(target.state_dict()[key], value), key
+    assert_checkpoint_lands(small_bqn(2), source, tmp_path / "bqn.pth")
 
 
 def test_every_key_of_the_official_model_has_a_place():

@@ -53,10 +53,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vbench.errors import CheckpointError, InputShapeError, VbenchError
+from vbench.errors import CheckpointError, VbenchError
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, LAYERS, BlockPlugins, ResNetTrunk
 from vbench.models.temporal.bqn import MotionBandPass
+from vbench.models.temporal.segments import split_segments
 from vbench.models.temporal.shift import TemporalShift
 
 BQN_PAPER = "Busy-Quiet Video Disentangling for Video Classification"
@@ -128,15 +129,8 @@ class BusyQuietNet(nn.Module):
 
     def split_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Video (N, 3, 3 S, H, W) -> (quiet frames (N*S, 3, h, w), busy frames (N*S, 3, H, W))."""
-        if x.dim() != 5:
-            raise InputShapeError(f"expected a video batch (N, C, T, H, W), got a tensor of shape {tuple(x.shape)}")
-        n, c, t, h, w = x.shape
-        frames = self.segments * FRAMES_PER_SEGMENT
-        if t != frames:
-            raise InputShapeError(
-                f"this BQN reads {self.segments} segments of {FRAMES_PER_SEGMENT} frames ({frames} frames) but the "
-                f"input has {t}: create it with num_frames={t} if {t} is a multiple of {FRAMES_PER_SEGMENT}")
-        segments = x.view(n, c, self.segments, FRAMES_PER_SEGMENT, h, w)
+        segments = split_segments(x, self.segments, FRAMES_PER_SEGMENT, "BQN")
+        n, c, _, _, h, w = segments.shape
         first = segments[:, :, :, 0].transpose(1, 2).reshape(n * self.segments, c, h, w)
         size = (int(h * self.quiet_scale), int(w * self.quiet_scale))
         quiet = F.interpolate(first, size=size, mode="bilinear", align_corners=False)
