@@ -40,9 +40,13 @@ and the same values, at 256x256 only; at 224x224 the official model fails with a
 mismatch in layer2), so vbench takes any size from 96x96 up. Depth 18/34/101 use the
 same design (the official code builds 50 and 101).
 
-Counting: the band-pass filters are depthwise convolutions (and one einsum over the
-3 frames of a segment), the resizes bilinear interpolations: fvcore counts all of them
-(conv multiply-adds, 4 per interpolated output element).
+Counting: the band-pass filters' LoG kernels are depthwise convolutions and the input
+filter's 3-tap kernel over a segment's frames an einsum, the resizes bilinear
+interpolations: fvcore counts all of them (conv multiply-adds, 4 per interpolated
+output element). The laterals' 3-tap filter over segments runs as multiply-adds
+(vbench.models.temporal.time_conv, faster than the official permute + conv1d) and is
+counted as elementwise ops, 3 per element (0.06 GMACs at 16 x 3 x 256 x 256, where
+vbench counts 121.68 GMACs with BN and 48.14M parameters at 400 classes).
 """
 
 from __future__ import annotations
@@ -99,13 +103,15 @@ class BusyQuietNet(nn.Module):
     """Two TSM ResNets, quiet (low resolution) and busy (band-passed), joined after every block."""
 
     def __init__(self, depth: int = 50, *, num_classes: int, segments: int, dropout: float = 0.5,
-                 quiet_scale: float = QUIET_SCALE, fold_div: int = 8):
+                 quiet_scale: float = QUIET_SCALE, fold_div: int = 8, extra_plugins: BlockPlugins | None = None):
         super().__init__()
         if depth not in LAYERS:
             raise VbenchError(f"ResNet depth must be one of {sorted(LAYERS)}, got {depth}")
         self.segments = segments
         self.quiet_scale = quiet_scale
         plugins = BlockPlugins(pre=lambda spec: TemporalShift(spec.num_frames, fold_div))
+        if extra_plugins is not None:  # another method's modules, in the blocks of both pathways
+            plugins = plugins | extra_plugins
         self.quiet = ResNetTrunk(depth, num_frames=segments, plugins=plugins)
         self.busy = ResNetTrunk(depth, num_frames=segments, plugins=plugins)
         self.input_filter = MotionBandPass(3, segments, kernel_size=9, sigma=1.1, over="frames")
@@ -212,12 +218,13 @@ def bqn_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
     notes="T = 3 frames x segments (48 = 16 segments); quiet pathway at 160/256 resolution",
 )
 def bqn_r50(num_classes: int = 400, num_frames: int = 48, depth: int = 50, dropout: float = 0.5,
-            quiet_scale: float = QUIET_SCALE, **options) -> nn.Module:
+            quiet_scale: float = QUIET_SCALE, extra_plugins: BlockPlugins | None = None, **options) -> nn.Module:
     """BQN, ResNet two-pathway (TSM-style): ``num_frames`` = 3 x segments."""
     if num_frames % FRAMES_PER_SEGMENT:
         raise VbenchError(f"BQN reads {FRAMES_PER_SEGMENT} consecutive frames per segment: num_frames must be a "
                           f"multiple of {FRAMES_PER_SEGMENT} (48 = 16 segments, 24 = 8), got {num_frames}")
     if options:
-        raise VbenchError(f"bqn_r50 does not take {', '.join(options)}; its options: depth, dropout, quiet_scale")
+        raise VbenchError(f"bqn_r50 does not take {', '.join(options)}; its options: depth, dropout, quiet_scale, "
+                          "extra_plugins")
     return BusyQuietNet(depth, num_classes=num_classes, segments=num_frames // FRAMES_PER_SEGMENT,
-                        dropout=dropout, quiet_scale=quiet_scale)
+                        dropout=dropout, quiet_scale=quiet_scale, extra_plugins=extra_plugins)
