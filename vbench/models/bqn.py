@@ -46,7 +46,7 @@ interpolations: fvcore counts all of them (conv multiply-adds, 4 per interpolate
 output element). The laterals' 3-tap filter over segments runs as multiply-adds
 (vbench.models.temporal.time_conv, faster than the official permute + conv1d) and is
 counted as elementwise ops, 3 per element (0.06 GMACs at 16 x 3 x 256 x 256, where
-vbench counts 121.68 GMACs with BN and 48.14M parameters at 400 classes).
+vbench counts 121.13 GMACs with BN and 48.14M parameters at 400 classes).
 """
 
 from __future__ import annotations

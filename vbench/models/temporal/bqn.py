@@ -11,7 +11,8 @@ Two uses, two temporal modes:
 
 - on the input (``over="frames"``): each segment brings 3 consecutive frames; the
   temporal kernel runs over them with stride 3, one busy frame per segment
-  (``three_steps=True`` in the official code);
+  (``three_steps=True`` in the official code). vbench applies the temporal kernel
+  first (the two commute), so the LoG runs on one frame per segment, not three;
 - on a lateral connection (``over="segments"``): the temporal kernel runs over the
   segments with the end segments repeated (replicate padding), stride 1.
 
@@ -64,10 +65,12 @@ class MotionBandPass(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``segments``: (N*S, C, H, W) -> same; ``frames``: (N, C, S, 3, H, W) -> (N*S, C, H, W)."""
         if self.over == "frames":
+            # time first: both filters are linear and per channel, so they commute; the LoG
+            # then filters one frame per segment instead of three (the official order filters
+            # all three first: 3x the LoG's multiply-adds, the same values up to rounding)
             n, c, s, d, h, w = x.shape
-            frames = x.permute(0, 2, 3, 1, 4, 5).reshape(n * s * d, c, h, w)
-            filtered = self.spatial_filter(frames).view(n * s, d, c, h, w)
-            return torch.einsum("bdchw,cd->bchw", filtered, self.temporal[:, 0])
+            combined = torch.einsum("ncsdhw,cd->nschw", x, self.temporal[:, 0])
+            return self.spatial_filter(combined.reshape(n * s, c, h, w))
         return temporal_conv3(self.spatial_filter(x), self.temporal[:, 0], self.segments, pad="replicate")
 
     def extra_repr(self) -> str:
