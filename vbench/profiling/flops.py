@@ -42,7 +42,7 @@ _ELEMENTWISE_OUT = (
     "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "abs", "pow",
     "sqrt", "rsqrt", "exp", "log", "sigmoid", "sigmoid_", "tanh", "tanh_", "softmax", "log_softmax",
     "gelu", "silu", "silu_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "leaky_relu",
-    "leaky_relu_", "elu", "elu_", "reciprocal", "addcmul", "addcdiv", "where", "lerp", "erf",
+    "leaky_relu_", "elu", "elu_", "reciprocal", "addcmul", "addcmul_", "addcdiv", "where", "lerp", "erf",
     "softplus", "square", "maximum", "minimum", "clamp_min", "clamp_max", "relu", "relu_",
     "cumsum", "sign", "relu6", "hardtanh", "hardtanh_",
 )
