@@ -7,7 +7,9 @@
 - TEA's ME: subtract, zero-pad and average full maps (official) against averaging the two
   maps and subtracting the small vectors (vbench);
 - the zero-padded temporal difference of STM's CMM: ``F.pad`` of the difference (as the
-  first author's code and TEA's code do) against writing it into a preallocated buffer.
+  first author's code and TEA's code do) against writing it into a preallocated buffer;
+- CMM's 2x2 max pool in strided blocks: ``F.max_pool2d`` on the NCHW tensor against pooling
+  a channels-last copy and copying back.
 
 Each pair is checked for equal values, then timed alternately (medians).
 """
@@ -26,6 +28,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vbench.models.temporal.channelwise import channelwise_temporal_conv, temporal_difference  # noqa: E402
+from vbench.models.temporal.stm import strided_max_pool  # noqa: E402
 
 T = 8
 
@@ -52,6 +55,10 @@ def difference_padded(later, earlier, frames):
     shape = (-1, frames) + later.shape[1:]
     diff = later.view(shape)[:, 1:] - earlier.view(shape)[:, :-1]
     return F.pad(diff, (0, 0, 0, 0, 0, 0, 0, 1)).flatten(0, 1)
+
+
+def max_pool_nchw(x, stride):
+    return F.max_pool2d(x, stride, stride, ceil_mode=True)
 
 
 def median_ms(fn, *args, runs: int = 5) -> float:
@@ -92,6 +99,9 @@ def main() -> None:
                 (squeezed, moved, T))
         compare(f"CMM difference {shape}", ("pad", difference_padded), ("buffer", temporal_difference),
                 (moved, squeezed, T))
+    for shape in [(T, 128, 56, 56), (T, 256, 28, 28), (T, 512, 14, 14)]:
+        compare(f"CMM max pool {shape}", ("NCHW", max_pool_nchw), ("channels-last", strided_max_pool),
+                (torch.randn(shape), 2))
 
 
 if __name__ == "__main__":
