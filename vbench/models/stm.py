@@ -68,8 +68,7 @@ def stm_plugins(reduction: int = 16) -> BlockPlugins:
 @register_model(
     method="STM", paper=STM_PAPER, year=2019, arxiv="1908.02486", code="none released (unofficial readings exist)",
     family="motion", depths=DEPTHS,
-    notes="No official code; block details the paper leaves open follow an implementation attributed to its "
-          "first author (see the model docstring).",
+    notes="no official code; open details as a first-author-attributed file",
 )
 def stm_r50(num_classes: int = 400, num_frames: int = 8, depth: int = 50, dropout: float = 0.5,
             reduction: int = 16, **options) -> nn.Module:

@@ -25,7 +25,7 @@ What the code says (and the paper does not, or says otherwise):
   the start for the three convolved fragments, shift (half from t+1, half from t-1) for the
   last one; Conv2d weights Kaiming (fan_out), BN weight 1 and bias 0 (the ``Res2Net``
   initialisation loop, which vbench's trunk repeats); ME's convs are Conv2d, so Kaiming too.
-- ME's excitation is ``X + X * (sigmoid(.) - 0.5)``; the paper's Eq. is ``X + X * A``.
+- ME's excitation is ``X + X * (sigmoid(.) - 0.5)``; the paper's, as summarised, ``X + X * A``.
 - Head (``ops/models.py``): global average pool, dropout 0.5, ``new_fc`` on every frame,
   average of the frame scores; ``new_fc`` starts N(0, 0.001), bias 0.
 
@@ -113,8 +113,7 @@ def tea_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Module)
 @register_model(
     method="TEA", paper=TEA_PAPER, year=2020, arxiv="2004.01398", code="Phoenix1327/tea-action-recognition",
     family="motion", depths=DEPTHS, checkpoint_filter=tea_checkpoint_filter,
-    notes="Res2Net-50 26w x 4s trunk, as the official code (not a plain ResNet-50); depth 18/34 are vbench's "
-          "basic-block variant.",
+    notes="Res2Net-50 26w x 4s trunk, as the official code",
 )
 def tea_r50(num_classes: int = 400, num_frames: int = 8, depth: int = 50, dropout: float = 0.5,
             reduction: int = 16, scale: int = 4, base_width: int = 26, **options) -> nn.Module:

@@ -5,9 +5,10 @@ aggregation (MTA), as the official code builds them (Phoenix1327/tea-action-reco
 ME (trunk slot ``mid``): squeeze C to C // 16 channels (1x1 conv + BN), pass the squeezed
 features through a channel-wise 3x3 conv K, take ``K * X(t+1) - X(t)`` (zeros for the last
 frame), average over space, expand back to C (1x1 conv + BN), sigmoid, and excite:
-``X + X * (sigmoid - 0.5)``. The ``- 0.5`` is the code's, not the paper's (its Eq. 5 has
-``X + X * A``): with it a zero motion gives a factor of exactly 1, so a block whose motion
-is zero passes its features through unchanged.
+``X + X * (sigmoid - 0.5)``. The ``- 0.5`` is the code's; the paper's description (as
+vbench's methods page summarises it; the paper body was not at hand) is ``X + X * A``. With
+it a zero motion gives a factor of exactly 1, so a block whose motion is zero passes its
+features through unchanged.
 
 Speed: spatial averaging is linear, so the mean of ``K * X(t+1) - X(t)`` equals the mean of
 ``K * X(t+1)`` minus the mean of ``X(t)``; vbench averages the two maps first and differences
@@ -25,8 +26,8 @@ fragments do not add their predecessor's output, the convs carry the stride, and
 fragment is averaged by a 3x3 pool with that stride (even at stride 1). Temporal convs of
 the convolved fragments start as the identity (``mode='fixed'``), the last fragment's as a
 shift (``mode='shift'``, ``n_div=2``: first half from frame t+1, second half from t-1).
-The paper describes the fragment that passes through as the first, without a temporal
-conv; the code's is the last and has one: vbench follows the code.
+The paper's description (per the methods page) lets the first fragment pass through,
+without a temporal conv; the code's is the last and has one: vbench follows the code.
 
 Speed: the fragments' outputs are concatenated once (the official code concatenates after
 every fragment). The three convs of a stage-first block are independent and could run as
