@@ -12,8 +12,8 @@ Slots of a block (``BlockPlugins``), in the order the data meets them:
 slot           where                                             used by (for example)
 =============  ================================================  =====================
 pre            residual branch input, before the first conv      TSM, STSM shifts
-mid            right before the block's spatial 3x3 conv         TEA's ME
-spatial        replaces the spatial 3x3 conv (same widths, stride)  TAdaConv, MTA, CSTM
+mid            right before the block's spatial 3x3 conv         TEA's ME, STM's CSTM
+spatial        replaces the spatial 3x3 conv (same widths, stride)  TAdaConv, MTA
 spatial_norm   replaces the BN after the spatial conv            TAda2D aggregation
 spatial_act    replaces the ReLU after spatial_norm              MTA (rectifies its own
                                                                  fragments; Identity here)
