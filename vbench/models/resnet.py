@@ -12,9 +12,13 @@ Slots of a block (``BlockPlugins``), in the order the data meets them:
 slot           where                                             used by (for example)
 =============  ================================================  =====================
 pre            residual branch input, before the first conv      TSM, STSM shifts
-mid            right before the block's spatial 3x3 conv         TEA's ME
-spatial        replaces the spatial 3x3 conv (same widths, stride)  TAdaConv, MTA, CSTM
+mid            right before the block's spatial 3x3 conv         TEA's ME, STM's CSTM
+spatial        replaces the spatial 3x3 conv (same widths, stride)  TAdaConv, MTA
 spatial_norm   replaces the BN after the spatial conv            TAda2D aggregation
+spatial_act    replaces the ReLU after spatial_norm              MTA (rectifies its own
+                                                                 fragments; Identity here)
+parallel       a branch fed what the spatial conv's input is;    STM's CMM
+               added after spatial_act
 post           after the block's last BN, before the sum         ECA, SE
 downsample     replaces the shortcut projection                  Res2Net-style pooling
 =============  ================================================  =====================
@@ -22,6 +26,7 @@ downsample     replaces the shortcut projection                  Res2Net-style p
 Each slot takes a factory ``(BlockSpec) -> nn.Module | None``; ``None`` leaves the
 block as in torchvision. In a bottleneck the spatial conv is ``conv2``; in a basic
 block (depth 18/34) it is ``conv1``, and ``pre`` and ``mid`` meet the same tensor.
+``parallel`` receives the tensor ``mid`` receives (not ``mid``'s output).
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ class BlockPlugins:
     mid: Factory | None = None
     spatial: Factory | None = None
     spatial_norm: Factory | None = None
+    spatial_act: Factory | None = None
+    parallel: Factory | None = None
     post: Factory | None = None
     downsample: Factory | None = None
 
@@ -122,6 +129,8 @@ class BasicBlock(nn.Module):
         self.conv1 = _make(plugins.spatial, spec, lambda: conv3x3(spec.width, spec.spatial_out, spec.stride))
         self.bn1 = _make(plugins.spatial_norm, spec, lambda: nn.BatchNorm2d(spec.spatial_out))
         self.relu = nn.ReLU(inplace=True)
+        self.spatial_act = _make(plugins.spatial_act, spec, lambda: self.relu)
+        self.parallel = plugins.parallel(spec) if plugins.parallel else None
         self.conv2 = conv3x3(spec.spatial_out, spec.out_channels)
         self.bn2 = nn.BatchNorm2d(spec.out_channels)
         self.post = _make(plugins.post, spec, nn.Identity)
@@ -129,7 +138,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(self.mid(self.pre(x)))))
+        out = _spatial(self, self.pre(x), self.conv1, self.bn1)
         out = self.post(self.bn2(self.conv2(out)))
         return self.relu(out + identity)
 
@@ -149,14 +158,23 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(spec.out_channels)
         self.post = _make(plugins.post, spec, nn.Identity)
         self.relu = nn.ReLU(inplace=True)
+        self.spatial_act = _make(plugins.spatial_act, spec, lambda: self.relu)
+        self.parallel = plugins.parallel(spec) if plugins.parallel else None
         self.downsample = _shortcut(spec, plugins)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(self.pre(x))))
-        out = self.relu(self.bn2(self.conv2(self.mid(out))))
+        out = _spatial(self, out, self.conv2, self.bn2)
         out = self.post(self.bn3(self.conv3(out)))
         return self.relu(out + identity)
+
+
+def _spatial(block: nn.Module, x: torch.Tensor, conv: nn.Module, norm: nn.Module) -> torch.Tensor:
+    """The spatial stage of a block: mid, conv, norm, activation, plus the parallel branch."""
+    side = None if block.parallel is None else block.parallel(x)  # before mid can touch x
+    out = block.spatial_act(norm(conv(block.mid(x))))
+    return out if side is None else out + side
 
 
 def _shortcut(spec: BlockSpec, plugins: BlockPlugins) -> nn.Module | None:
