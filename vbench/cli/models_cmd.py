@@ -10,26 +10,61 @@ from rich.table import Table
 
 from vbench.cli.app import app, out, user_errors
 
+EXAMPLES = """Examples:
 
-@app.command("models", epilog="Example: vbench models 'ts*'")
+  vbench models
+
+  vbench models 'ts*'
+
+  vbench models tada2d_r50        (one model: every detail, notes included)
+"""
+
+
+@app.command("models", epilog=EXAMPLES)
 @user_errors
 def models_command(
-    pattern: str = typer.Argument(None, help="Shell-style filter on names, e.g. 'tsm*'."),
+    pattern: str = typer.Argument(None, help="A model name, or a shell-style filter such as 'tsm*'."),
     aliases: bool = typer.Option(False, "--aliases", help="Also list the depth aliases (tsm_r18, ...)."),
     as_json: bool = typer.Option(False, "--json", help="Print the model infos as JSON."),
 ) -> None:
     """List the models of the zoo with their paper, task and default input."""
     from vbench.models import list_models, model_info
 
-    infos = [model_info(name) for name in list_models(pattern, aliases=aliases)]
+    names = list_models(pattern, aliases=aliases)
+    if pattern and not names:
+        model_info(pattern)  # an unknown exact name: the close names, one line
+    infos = [model_info(name) for name in names]
     if as_json:
         print(json.dumps([asdict(i) for i in infos], indent=1))
         return
-    table = Table(title=f"{len(infos)} models", title_justify="left")
+    if len(infos) == 1 and pattern == infos[0].name:
+        _detail(infos[0])
+        return
+    table = Table(title=f"{len(infos)} models (vbench models NAME for one model's details)", title_justify="left")
     table.add_column("Model", no_wrap=True)
-    for column in ("Method", "Year", "arXiv", "Task", "Input", "Classes", "Notes"):
+    for column in ("Method", "Year", "Task", "Input", "Classes", "Kind"):
         table.add_column(column, overflow="fold")
     for i in infos:
-        notes = "reconstruction: not a verified port" if i.reconstruction else i.notes
-        table.add_row(i.name, i.method, str(i.year), i.arxiv, i.task, i.default_input, str(i.num_classes), notes)
+        table.add_row(i.name, i.method, str(i.year), i.task, i.default_input, str(i.num_classes), _kind(i))
+    out.print(table)
+
+
+def _kind(info) -> str:
+    if info.reconstruction:
+        return "reconstruction"
+    if info.name.startswith("tv_"):
+        return "torchvision"
+    if info.code and not info.code.lower().startswith("none"):
+        return "port of official code"
+    return "from the paper (no official code)"
+
+
+def _detail(info) -> None:
+    table = Table(title=info.name, title_justify="left", show_header=False)
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("", overflow="fold")
+    for key, value in asdict(info).items():
+        if value not in ("", None, ()):
+            table.add_row(key.replace("_", " "), str(value))
+    table.add_row("kind", _kind(info) + (": not a verified port" if info.reconstruction else ""))
     out.print(table)
