@@ -30,12 +30,20 @@ class AttentionModule(nn.Module):
 
     def apply_attention(self, features: torch.Tensor, weights: torch.Tensor, residual: bool = False) -> torch.Tensor:
         """``features * weights`` (``features + features * weights`` when ``residual``)."""
-        if self._attention_observer is not None:
-            self._attention_observer(self, weights)
-        if not self.attention_enabled:
+        if not self.attention_active(weights):
             return features
         scaled = features * weights
         return features + scaled if residual else scaled
+
+    def attention_active(self, weights: torch.Tensor) -> bool:
+        """Show ``weights`` to the observer; False when the attention is removed (return the input).
+
+        For modules that apply their map in a form of their own (a part of the frames, a
+        fused expression): they call this, and skip the scaling when it returns False.
+        """
+        if self._attention_observer is not None:
+            self._attention_observer(self, weights)
+        return self.attention_enabled
 
 
 def attention_modules(model: nn.Module) -> list[tuple[str, AttentionModule]]:

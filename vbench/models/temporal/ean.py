@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import InputShapeError
+from vbench.models.attention import AttentionModule
 from vbench.models.temporal.time_conv import temporal_conv3
 
 
@@ -54,7 +55,7 @@ def to_2d(x: torch.Tensor) -> torch.Tensor:
 # --- inside every bottleneck ---------------------------------------------------------
 
 
-class MotionExcitation(nn.Module):
+class MotionExcitation(AttentionModule):
     """TEA's ME: channel attention from feature differences of neighbouring segments.
 
     ``x + x * (sigmoid(bn(conv(pool(conv3x3(b[t+1]) - b[t])))) - 0.5)`` with ``b`` the
@@ -80,7 +81,7 @@ class MotionExcitation(nn.Module):
         later = self.conv2(b[:, 1:].flatten(0, 1)).view(nt // s, s - 1, *b.shape[2:])
         diff = F.pad(later - b[:, :-1], (0, 0, 0, 0, 0, 0, 0, 1))  # zero for the last segment
         y = self.bn3(self.conv3(F.adaptive_avg_pool2d(diff.flatten(0, 1), 1)))
-        return x + x * (torch.sigmoid(y) - 0.5)
+        return self.apply_attention(x, torch.sigmoid(y) - 0.5, residual=True)
 
 
 class LearnableShift(nn.Module):

@@ -41,10 +41,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vbench.models.attention import AttentionModule
 from vbench.models.temporal.channelwise import ChannelwiseTemporalConv, temporal_difference
 
 
-class MotionExcitation(nn.Module):
+class MotionExcitation(AttentionModule):
     """ME: excite the channels of ``x`` (N*T, C, H, W) by its feature-level motion."""
 
     def __init__(self, channels: int, num_frames: int, reduction: int = 16):
@@ -65,7 +66,7 @@ class MotionExcitation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = torch.sigmoid(self.bn3(self.conv3(self.motion(x))))
-        return x * (gate + 0.5)
+        return self.apply_attention(x, gate + 0.5)  # x + x * (gate - 0.5) in one pass
 
 
 class MultipleTemporalAggregation(nn.Module):

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import VbenchError
+from vbench.models.attention import AttentionModule
 
 
 def _unfold(x: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -29,7 +30,7 @@ def _unfold(x: torch.Tensor, num_frames: int) -> torch.Tensor:
     return x.view(x.shape[0] // num_frames, num_frames, *x.shape[1:])
 
 
-class SalientMotionExcitation(nn.Module):
+class SalientMotionExcitation(AttentionModule):
     """SME: excite the features where neighbouring frames differ on salient regions.
 
     ``channels -> channels // reduction`` (1x1 conv + BN); a one-channel saliency map of
@@ -70,6 +71,8 @@ class SalientMotionExcitation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x + x * (sigmoid(m) - 0.5) written as x * (sigmoid(m) + 0.5): one pass fewer
         scale = _unfold(torch.sigmoid(self.expand(self.motion(x))) + 0.5, self.num_frames - 1)
+        if not self.attention_active(scale):
+            return x
         frames = _unfold(x, self.num_frames)
         # the last frame has no motion and passes unchanged
         return torch.cat((frames[:, :-1] * scale, frames[:, -1:]), dim=1).view(x.shape)
