@@ -190,3 +190,69 @@ def test_dreal_training_exports_the_plain_model(tmp_path, monkeypatch):
     plain = vbench.create_model("attentive_tsn", num_classes=5, num_frames=4).state_dict()
     assert set(saved) == set(plain)  # no critic in the exported model
     assert not any("critic" in key or "lstm" in key for key in saved)
+
+
+# --- every trainable model learns ------------------------------------------------------------------
+
+TINY_MODELS = {  # name -> (frames, (H, W), builder overrides): small enough for a few CPU steps
+    "bqn_r50": (6, (96, 96), {"depth": 18}),
+    "ean_r50": (10, (64, 64), {"depth": 18}),
+    "eca_r50": (None, (32, 32), {"depth": 18}),
+    "mstat_vitb16": (2, (32, 16), {"embed_dim": 32, "num_heads": 2, "stage_depths": (1, 1, 1),
+                                   "img_size": (32, 16), "patch_size": 8}),
+    # P3D's last stage sees 1x1 maps at 32 px: batch norm over 4 values makes steps erratic
+    "p3d_r63": (8, (64, 64), {}),
+    "p3d_r131": (8, (64, 64), {}),
+    "p3d_r199": (8, (64, 64), {}),
+}
+
+
+def _tiny(name):
+    info = vbench.model_info(name)
+    frames, size, overrides = TINY_MODELS.get(name, (4, (32, 32), {"depth": 18} if info.depths else {}))
+    model = vbench.create_model(name, num_classes=3, num_frames=frames, **overrides)
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    shape = (4, 3, size[0], size[1]) if info.input == "image" else (4, 3, frames, size[0], size[1])
+    return model, torch.randn(shape)
+
+
+@pytest.mark.parametrize("name", vbench.list_models())
+def test_a_few_steps_of_the_recipe_reduce_the_loss(name):
+    from vbench.training.recipe import Recipe, make_optimizer
+
+    torch.manual_seed(0)
+    model, x = _tiny(name)
+    y = torch.tensor([0, 1, 2, 1])
+    optimizer = make_optimizer(model, Recipe(lr=0.005))
+    model.train()
+    losses = []
+    for _ in range(8):
+        out = model(x)
+        logits = out[0] if isinstance(out, tuple) else out
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 20.0)
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0], losses
+
+
+@pytest.mark.parametrize("name, frames", [("tsn_eca_r18", 4), ("tea_r18", 4), ("tsi_r18", 4)])
+def test_attention_modules_of_the_zoo_can_be_observed_and_removed(name, frames):
+    from vbench.models.attention import attention_removed, observe_attention
+
+    model = vbench.create_model(name, num_classes=3, num_frames=frames).eval()
+    torch.nn.init.normal_(model.head.fc.weight)
+    modules = attention_modules(model)
+    assert len(modules) == 8  # one per block at depth 18
+    x = torch.randn(1, 3, frames, 32, 32)
+    seen = []
+    with torch.no_grad(), observe_attention(model, lambda m, w: seen.append(m)):
+        full = model(x)
+    assert [m for _, m in modules] == seen
+    with torch.no_grad(), attention_removed(modules[3][1]):
+        without = model(x)
+    assert not torch.allclose(full, without)
