@@ -27,13 +27,15 @@ CHECK_EXAMPLES = """Examples:
 """
 
 
-def parse_options(pairs: list[str] | None) -> dict[str, str]:
+def parse_options(pairs: list[str] | None) -> dict[str, str | int]:
+    """``KEY=VALUE`` pairs of the command line (whole numbers become ints) for a dataset module."""
     options = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise VbenchError(f"bad option '{pair}': write KEY=VALUE, e.g. -o class_order=file")
-        options[key.strip()] = value.strip()
+        value = value.strip()
+        options[key.strip().replace("-", "_")] = int(value) if value.lstrip("-").isdigit() else value
     return options
 
 

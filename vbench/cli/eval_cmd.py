@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.table import Table
 
 from vbench.cli.app import LazyProgress, app, err, out, user_errors
+from vbench.cli.data_cmd import parse_options
 
 EXAMPLES = """Examples:
 
@@ -28,18 +29,6 @@ EXAMPLES = """Examples:
 
   vbench eval --rescore results/eval/<scores_id>/features.npz --protocol official --distance cosine
 """
-
-
-def _options(pairs: list[str]) -> dict:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            from vbench.errors import VbenchError
-
-            raise VbenchError(f"dataset option '{pair}' is not KEY=VALUE")
-        options[key.replace("-", "_")] = int(value) if value.isdigit() else value
-    return options
 
 
 @app.command("eval", epilog=EXAMPLES)
@@ -75,7 +64,7 @@ def eval_command(
     test_sampling: str = typer.Option("dense", "--test-sampling", help="Re-id: dense, all or evenly."),
     seq_len: int = typer.Option(None, "--seq-len", help="Re-id: frames per chunk (default: the model's)."),
     trial: int = typer.Option(None, "--trial", help="Re-id: one trial of iLIDS-VID / PRID-2011 (default: mean)."),
-    option: list[str] = typer.Option([], "--option", help="Dataset option KEY=VALUE (repeatable)."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
     out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for eval records and scores."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the per-video scores already written."),
     rescore: Path = typer.Option(None, "--rescore", help="Re-score a finished run's folder (with --average)."),
@@ -102,7 +91,7 @@ def eval_command(
                                 crop_size=size, sampling=sampling, average=average, batch_size=batch_size,
                                 workers=workers, device=device, precision=precision, channels_last=channels_last,
                                 decoder=decoder, limit=limit, out=str(out_dir), resume=resume,
-                                dataset_options=_options(option), distance=distance, test_sampling=test_sampling,
+                                dataset_options=parse_options(option), distance=distance, test_sampling=test_sampling,
                                 seq_len=seq_len, trial=trial)
         with LazyProgress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
                           TimeElapsedColumn(), transient=as_json, disable=not main_rank) as progress:

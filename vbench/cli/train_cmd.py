@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.table import Table
 
 from vbench.cli.app import LazyProgress, app, out, user_errors
+from vbench.cli.data_cmd import parse_options
 
 EXAMPLES = """Examples:
 
@@ -48,6 +49,7 @@ def train_command(
     precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or bf16 (autocast)."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last memory format."),
     dreal: bool = typer.Option(False, "--dreal", help="Train the attention modules with DREAL (reconstruction)."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
     limit_train: int = typer.Option(None, "--limit-train", help="Train on the first N videos only."),
     limit_val: int = typer.Option(None, "--limit-val", help="Validate on the first N videos only."),
     out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for checkpoints and train records."),
@@ -63,7 +65,7 @@ def train_command(
         recipe=Recipe(lr=lr, weight_decay=weight_decay, warmup_epochs=warmup), depth=depth, frames=frames,
         size=size, short_side=scale_size, init=init, seed=seed, workers=workers, device=device,
         precision=precision, channels_last=channels_last, dreal=dreal, dropout=dropout, limit_train=limit_train,
-        limit_val=limit_val, out=str(out_dir), resume=resume)
+        limit_val=limit_val, out=str(out_dir), resume=resume, dataset_options=parse_options(option))
     main_rank = os.environ.get("RANK", "0") == "0"
     with LazyProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=as_json,
