@@ -25,6 +25,9 @@ from vbench.reporting.report import write_plots, write_report
 from vbench.training.engine import TrainSettings, train
 
 DIRECTIONS = ("moving left", "moving right", "moving up", "moving down")
+# models that read several frames per segment: the same 8 segments, their frames per segment
+FRAMES_PER_SEGMENT = {"ean_r50": 5, "ean_r18": 5, "bqn_r50": 3, "bqn_r18": 3}
+MIN_SIZE = {"bqn_r50": 96, "bqn_r18": 96}  # BQN's low-resolution quiet pathway needs 96 px or more
 
 
 def video_models() -> list[str]:
@@ -37,10 +40,10 @@ def video_models() -> list[str]:
     return names
 
 
-def has_attention(name: str) -> bool:
+def has_attention(name: str, frames: int) -> bool:
     from vbench.models.attention import attention_modules
 
-    return bool(attention_modules(vbench.create_model(name, num_classes=5, num_frames=8)))
+    return bool(attention_modules(vbench.create_model(name, num_classes=5, num_frames=frames)))
 
 
 def main() -> None:
@@ -56,11 +59,14 @@ def main() -> None:
     models = args.model or video_models()
     rows = []
     for name in models:
-        variants = [False] + ([True] if args.dreal and has_attention(name) else [])
+        frames = args.frames * FRAMES_PER_SEGMENT.get(name, 1)
+        variants = [False] + ([True] if args.dreal and has_attention(name, frames) else [])
         for dreal in variants:
             for seed in args.seeds:
-                settings = TrainSettings(dataset="synthetic", model=name, epochs=args.epochs, frames=args.frames,
-                                         size=args.size, short_side=args.size, seed=seed, dreal=dreal,
+                frames = args.frames * FRAMES_PER_SEGMENT.get(name, 1)
+                size = max(args.size, MIN_SIZE.get(name, 0))
+                settings = TrainSettings(dataset="synthetic", model=name, epochs=args.epochs, frames=frames,
+                                         size=size, short_side=size, seed=seed, dreal=dreal,
                                          out=str(args.out), resume=True)
                 try:
                     record = train(settings)
@@ -69,15 +75,18 @@ def main() -> None:
                     continue
                 per_class = record["per_class_top1"] or {}
                 direction = statistics.mean(per_class[c] for c in DIRECTIONS if per_class.get(c) is not None)
-                rows.append({"model": name, "dreal": dreal, "seed": seed, "top1": record["top1"],
+                rows.append({"model": name, "frames": frames, "size": size, "dreal": dreal, "seed": seed,
+                             "top1": record["top1"],
                              "direction_top1": round(direction, 2), "time_s": record["time_s"]})
                 print(json.dumps(rows[-1]))
-    profile(sorted({r["model"] for r in rows}), ProfileSettings(frames=args.frames, size=(args.size, args.size),
-                                                                num_classes=5, metrics=("params", "flops")),
-            out_dir=args.out, resume=True)
+    for name in sorted({r["model"] for r in rows}):
+        frames = args.frames * FRAMES_PER_SEGMENT.get(name, 1)
+        size = max(args.size, MIN_SIZE.get(name, 0))
+        profile([name], ProfileSettings(frames=frames, size=(size, size), num_classes=5,
+                                        metrics=("params", "flops")), out_dir=args.out, resume=True)
     write_report(args.out, dataset="synthetic", sort="top1", include_reported=False)
     write_plots(args.out, dataset="synthetic", kinds=("gflops",), include_reported=False)
-    print("\n| model | DREAL | seeds | top-1 | direction classes top-1 |\n|---|---|---|---|---|")
+    print("\n| model | input | DREAL | seeds | top-1 | direction classes top-1 |\n|---|---|---|---|---|---|")
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["model"], row["dreal"]), []).append(row)
@@ -85,7 +94,8 @@ def main() -> None:
         top1 = [r["top1"] for r in group]
         direction = [r["direction_top1"] for r in group]
         spread = lambda v: f" ± {statistics.stdev(v):.1f}" if len(v) > 1 else ""  # noqa: E731
-        print(f"| {name} | {'yes' if dreal else 'no'} | {len(group)} | {statistics.mean(top1):.1f}{spread(top1)} | "
+        print(f"| {name} | {group[0]['frames']}x{group[0]['size']}x{group[0]['size']} | {'yes' if dreal else 'no'} | "
+              f"{len(group)} | {statistics.mean(top1):.1f}{spread(top1)} | "
               f"{statistics.mean(direction):.1f}{spread(direction)} |")
 
 
