@@ -40,6 +40,7 @@ class ComparisonRow:
     method: str
     model: str | None
     backbone: str = ""
+    pretrain: str = ""
     frames: int | None = None
     size: str = ""
     views: str = ""
@@ -212,7 +213,8 @@ def build_comparison(
             frames = int(rep.frames) if rep.frames else None
             profiled = index.get((rep.key, frames, rep.input_size)) if rep.key else None
             efficiency = rep if _number(rep.params_m) or _number(rep.gflops) else _paper_costs(table, rep)
-            row = ComparisonRow(method=rep.method, model=rep.key or None, backbone=rep.backbone, frames=frames,
+            row = ComparisonRow(method=rep.method, model=rep.key or None, backbone=rep.backbone,
+                                pretrain=rep.pretrain, frames=frames,
                                 size=rep.input_size, views=rep.views if rep.views != "-" else "", dataset=code,
                                 top1=_number(rep.top1), top5=_number(rep.top5), map=_number(rep.map),
                                 rank1=_number(rep.rank1), accuracy_source="reported",

@@ -34,13 +34,32 @@ def _label(row: ComparisonRow) -> str:
     return f"{row.method}{frames}{views}"
 
 
+def _labels(rows: list[ComparisonRow]) -> list[str]:
+    """Point labels; where two points would read the same, the backbone and pre-training tell them apart."""
+    base = [_label(r) for r in rows]
+    labels = []
+    for row, text in zip(rows, base):
+        if base.count(text) > 1:
+            extra = [part for part in (row.backbone, row.pretrain) if part and part != "-"]
+            if row.accuracy_source == "measured":
+                extra.append("vbench")
+            text += f" ({', '.join(extra)})" if extra else ""
+        labels.append(text)
+    seen: dict[str, int] = {}
+    for i, text in enumerate(labels):  # still alike (e.g. RGB and flow rows of one table): number them
+        if labels.count(text) > 1:
+            seen[text] = seen.get(text, 0) + 1
+            labels[i] = f"{text} #{seen[text]}"
+    return labels
+
+
 def separate_labels(fig: Figure, texts: list, iterations: int = 200, step: float = 2.0) -> None:
     """Move overlapping labels apart vertically (display pixels) until none overlap."""
     if len(texts) < 2:
         return
     renderer = fig.canvas.get_renderer()
     for _ in range(iterations):
-        boxes = [t.get_window_extent(renderer).expanded(1.05, 1.15) for t in texts]
+        boxes = [t.get_window_extent(renderer).expanded(1.08, 1.5) for t in texts]
         moved = False
         for i in range(len(texts)):
             for j in range(i + 1, len(texts)):
@@ -67,11 +86,10 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
     colours = _family_colours(rows)
     texts = []
-    for row in rows:
+    rows = [r for r in rows if x_of(r) is not None and getattr(r, metric) is not None]
+    for row, label in zip(rows, _labels(rows)):
         y = getattr(row, metric)
         x = x_of(row)
-        if x is None or y is None:
-            continue
         colour = colours[row.family or row.method]
         measured = row.accuracy_source == "measured"
         marked = row.model in highlight or row.method in highlight
@@ -80,7 +98,7 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
                    facecolors=colour if measured else "none", edgecolors="black" if marked else colour,
                    linewidths=2.0 if marked else 1.5, zorder=3, label=row.family or row.method,
                    gid=f"{row.model or row.method}|{'measured' if measured else 'reported'}")
-        texts.append(ax.annotate(_label(row), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8,
+        texts.append(ax.annotate(label, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8,
                                  fontweight="bold" if marked else "normal"))
     if log_x:
         ax.set_xscale("log")
@@ -88,7 +106,7 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
     ax.margins(x=0.15, y=0.08)
     if log_x:
         low, high = ax.get_xlim()
-        every = high / max(low, 1e-9) < 20  # less than about a decade: label every minor tick
+        every = high / max(low, 1e-9) < 10  # within a decade: label every minor tick
         ax.xaxis.set_minor_formatter(ticker.FuncFormatter(
             lambda v, _: f"{v:g}" if every or f"{v:g}"[0] in "25" else ""))
     ax.set_xlabel(x_label)
