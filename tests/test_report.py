@@ -140,3 +140,12 @@ def test_report_and_plot_commands(results, tmp_path):
     assert result.exit_code == 2 and "no results folder" in result.output
     result = runner.invoke(app, ["plot", "--results", str(results), "--kind", "pie"])
     assert result.exit_code == 2 and "unknown plot" in result.output
+
+
+def test_labels_that_would_read_alike_are_told_apart():
+    from vbench.reporting.comparison import ComparisonRow
+
+    rows = [ComparisonRow(method="EAN", model="ean_r50", backbone="ResNet-50", pretrain="ImageNet", views="1x1"),
+            ComparisonRow(method="EAN", model="ean_r50", backbone="ResNet-50", pretrain="ImageNet", views="1x1"),
+            ComparisonRow(method="EAN", model="ean_r50", frames=40, views="1x1")]
+    assert plots._labels(rows) == ["EAN (ResNet-50, ImageNet) #1", "EAN (ResNet-50, ImageNet) #2", "EAN 40f"]

@@ -45,9 +45,10 @@ def _labels(rows: list[ComparisonRow]) -> list[str]:
                 extra.append("vbench")
             text += f" ({', '.join(extra)})" if extra else ""
         labels.append(text)
+    alike = list(labels)
     seen: dict[str, int] = {}
-    for i, text in enumerate(labels):  # still alike (e.g. RGB and flow rows of one table): number them
-        if labels.count(text) > 1:
+    for i, text in enumerate(alike):  # still alike (e.g. RGB and flow rows of one table): number them
+        if alike.count(text) > 1:
             seen[text] = seen.get(text, 0) + 1
             labels[i] = f"{text} #{seen[text]}"
     return labels
@@ -108,7 +109,7 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
         low, high = ax.get_xlim()
         every = high / max(low, 1e-9) < 10  # within a decade: label every minor tick
         ax.xaxis.set_minor_formatter(ticker.FuncFormatter(
-            lambda v, _: f"{v:g}" if every or f"{v:g}"[0] in "25" else ""))
+            lambda v, _: f"{v:g}" if every or f"{v:g}"[0] in "235" else ""))
     ax.set_xlabel(x_label)
     ax.set_ylabel({"top1": "Top-1 accuracy (%)", "map": "mAP (%)", "rank1": "Rank-1 (%)"}.get(metric, metric))
     ax.set_title(f"{dataset or 'all datasets'}: {ax.get_ylabel()} vs {x_label.split(' (')[0]}")
