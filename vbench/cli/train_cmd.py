@@ -34,7 +34,8 @@ def train_command(
     split: int = typer.Option(None, "--split", help="Official split (1-3 for UCF101/HMDB51)."),
     epochs: int = typer.Option(3, "--epochs", help="Epochs."),
     batch_size: int = typer.Option(8, "--batch-size", help="Global batch (split over torchrun processes)."),
-    lr: float = typer.Option(0.01, "--lr", help="Learning rate of the global batch (cosine, linear warm-up)."),
+    lr: float = typer.Option(0.005, "--lr", help="Learning rate of the global batch (cosine, linear warm-up); "
+                                               "scale it linearly with --batch-size."),
     weight_decay: float = typer.Option(5e-4, "--weight-decay", help="Weight decay (weights only)."),
     warmup: float = typer.Option(1.0, "--warmup-epochs", help="Linear warm-up, in epochs."),
     depth: int = typer.Option(None, "--depth", help="ResNet depth where the model allows it."),
