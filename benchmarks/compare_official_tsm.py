@@ -12,15 +12,15 @@ latency of each (runs interleaved, median of each).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import torch
 import torchvision
 
 import vbench
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict
+
+from _compare import interleaved_medians
 
 
 def official_model(repo: str, num_frames: int, shift: bool):
@@ -35,15 +35,6 @@ def official_model(repo: str, num_frames: int, shift: bool):
     torchvision.models.resnet50 = original
     model.eval()  # its train() override returns None, so no chaining
     return model
-
-
-def median_latency(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
@@ -66,14 +57,11 @@ def main() -> None:
         report = load_state_dict(ours, apply_checkpoint_filter(state, ours))
         with torch.inference_mode():
             diff = (ours(x) - theirs(official_x)).abs().max().item()
-            ours(x), theirs(official_x)  # warm-up
-            ours_ms, theirs_ms = [], []
-            for _ in range(args.rounds):  # interleaved, so machine load hits both alike
-                ours_ms.append(median_latency(lambda: ours(x), 1))
-                theirs_ms.append(median_latency(lambda: theirs(official_x), 1))
+        medians = interleaved_medians({"vbench": lambda: ours(x), "official": lambda: theirs(official_x)},
+                                      rounds=args.rounds)
         print(f"{name}: {report.loaded} tensors loaded; max |logit difference| {diff:.2e}; "
               f"CPU latency ({torch.get_num_threads()} threads, {args.frames}x{args.size}x{args.size}): "
-              f"vbench {statistics.median(ours_ms):.1f} ms, official {statistics.median(theirs_ms):.1f} ms")
+              f"vbench {medians['vbench'] * 1e3:.1f} ms, official {medians['official'] * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

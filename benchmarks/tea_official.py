@@ -16,9 +16,7 @@ URL of ``model_urls``); the script adds it in memory and leaves the checkout unt
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -29,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vbench  # noqa: E402
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict, unwrap_state_dict  # noqa: E402
+
+from _compare import interleaved_medians  # noqa: E402
 
 _MISSING_COMMA = "res2net50_26w_4s-06e79181.pth'\n"
 
@@ -82,15 +82,6 @@ def randomise(model: nn.Module, example: torch.Tensor) -> None:
         model.eval()
 
 
-def median_ms(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkout", type=Path, help="a checkout of Phoenix1327/tea-action-recognition")
@@ -119,13 +110,10 @@ def main() -> None:
         spread = (official(torch.randn_like(official_input)) - expected).abs().max().item()
         print(f"max |logit difference| = {difference:.3g} (float32, {args.frames}x{args.size}x{args.size}; "
               f"max |logit| {expected.abs().max().item():.3g}, change of logits with another input {spread:.3g})")
-        ours_ms, official_ms = [], []
-        ours(video), official(official_input)  # warm-up
-        for _ in range(args.rounds):
-            official_ms.append(median_ms(lambda: official(official_input), args.runs))
-            ours_ms.append(median_ms(lambda: ours(video), args.runs))
-    print(f"CPU latency, batch 1, {args.threads} threads, median of {args.rounds} alternating rounds: "
-          f"official {statistics.median(official_ms):.1f} ms, vbench {statistics.median(ours_ms):.1f} ms")
+    medians = interleaved_medians({"official": lambda: official(official_input), "vbench": lambda: ours(video)},
+                                  rounds=args.rounds * args.runs)
+    print(f"CPU latency, batch 1, {args.threads} threads, median of {args.rounds * args.runs} alternating runs: "
+          f"official {medians['official'] * 1e3:.1f} ms, vbench {medians['vbench'] * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def test_learnable_shift_starts_as_tsm_shift():
 
 
 def test_motion_excitation_differences_the_next_segment_against_this_one():
-    me = MotionExcitation(64, segments=4).eval()
+    me = MotionExcitation(64, num_frames=4).eval()
     with torch.no_grad():
         me.conv2.weight.zero_()
         me.conv2.weight[:, :, 1, 1] = 1  # an identity 3x3: the difference is b[t+1] - b[t]

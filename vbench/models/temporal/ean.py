@@ -2,7 +2,8 @@
 
 - ``MotionExcitation`` and ``LearnableShift``: the two temporal modules the official
   ``Bottleneck`` runs between ``conv1`` and ``conv2`` (``self.me`` then ``self.t_conv``).
-  ME is TEA's motion excitation; the shift is a depthwise temporal conv initialised as
+  ME is TEA's motion excitation (the same module, imported from ``temporal.tea``: the
+  official code runs the depthwise 3x3 on every segment, as TEA's does); the shift is a depthwise temporal conv initialised as
   TSM's 1/8 + 1/8 shift.
 - ``EventAdaptiveBlock``: the dynamic-scale spatio-temporal kernels (official
   ``STCeptionLayer_max`` in ``EAB_rfs555.py``) that sit after the stem and after
@@ -23,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import InputShapeError
-from vbench.models.attention import AttentionModule
+from vbench.models.temporal.tea import MotionExcitation
 from vbench.models.temporal.time_conv import temporal_conv3
 
 
@@ -53,35 +54,6 @@ def to_2d(x: torch.Tensor) -> torch.Tensor:
 
 
 # --- inside every bottleneck ---------------------------------------------------------
-
-
-class MotionExcitation(AttentionModule):
-    """TEA's ME: channel attention from feature differences of neighbouring segments.
-
-    ``x + x * (sigmoid(bn(conv(pool(conv3x3(b[t+1]) - b[t])))) - 0.5)`` with ``b`` the
-    1x1-reduced (1/16) features and a zero difference for the last segment. The official
-    code runs the depthwise 3x3 on every segment and drops the first; vbench skips it.
-    """
-
-    def __init__(self, channels: int, segments: int, reduction: int = 16):
-        super().__init__()
-        inner = channels // reduction
-        self.segments = segments
-        self.conv1 = nn.Conv2d(channels, inner, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(inner)
-        self.conv2 = nn.Conv2d(inner, inner, 3, padding=1, groups=inner, bias=False)
-        self.conv3 = nn.Conv2d(inner, channels, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nt, c, h, w = x.shape
-        s = self.segments
-        b = self.bn1(self.conv1(x))
-        b = b.view(nt // s, s, *b.shape[1:])
-        later = self.conv2(b[:, 1:].flatten(0, 1)).view(nt // s, s - 1, *b.shape[2:])
-        diff = F.pad(later - b[:, :-1], (0, 0, 0, 0, 0, 0, 0, 1))  # zero for the last segment
-        y = self.bn3(self.conv3(F.adaptive_avg_pool2d(diff.flatten(0, 1), 1)))
-        return self.apply_attention(x, torch.sigmoid(y) - 0.5, residual=True)
 
 
 class LearnableShift(nn.Module):
@@ -115,7 +87,7 @@ class EanBlockTemporal(nn.Module):
 
     def __init__(self, channels: int, segments: int):
         super().__init__()
-        self.me = MotionExcitation(channels, segments)
+        self.me = MotionExcitation(channels, num_frames=segments)
         self.t_conv = LearnableShift(channels, segments)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
