@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +23,11 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-out = Console()  # results (tables, JSON)
-err = Console(stderr=True)  # progress, notes and errors
+# Piped to a file or a CI log, rich would wrap the wide results tables at 80 columns,
+# cell by cell; give them room unless the user set COLUMNS.
+_LOG_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+out = Console(width=_LOG_WIDTH)  # results (tables, JSON)
+err = Console(stderr=True, width=_LOG_WIDTH)  # progress, notes and errors
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
