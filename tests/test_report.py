@@ -77,6 +77,15 @@ def test_dataset_rows_mark_measured_and_reported_accuracy(results):
     assert "19.7*" in markdown and "reported by the papers" in markdown
 
 
+def test_train_runs_of_one_model_are_told_apart_by_dreal_and_seed(results):
+    profile = json.loads((results / "profile.json").read_text())
+    runs = [eval_record("tsm_r50", top1=40.0 + seed) | {"recipe": {"lr": 0.005}, "seed": seed, "dreal": dreal}
+            for seed in (0, 1) for dreal in (False, True)]
+    rows = build_comparison(profile, runs + [eval_record("tsm_r50", top1=44.0)], dataset="sthv1")
+    labels = sorted(r.method for r in rows if r.accuracy_source == "measured")
+    assert labels == ["TSM", "TSM + DREAL, seed 0", "TSM + DREAL, seed 1", "TSM, seed 0", "TSM, seed 1"]
+
+
 EXPECTED_LATEX_ROW = (r"TSM & tsm\_r50 & - & 8 & 32.9 $\times$ 1 & 24.3 & 500.0 & 2.7 (b8) & 44.0 & 70.0 \\")
 
 

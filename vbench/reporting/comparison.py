@@ -27,6 +27,17 @@ DATASET_CODES = {
 }
 
 
+def _run_label(record: dict) -> str:
+    """The method, and for a train record its DREAL flag and seed: runs of one model with
+    several seeds, plain and DREAL, must stay told apart in the table."""
+    label = record.get("method", record["model"])
+    if record.get("dreal"):
+        label += " + DREAL"
+    if "recipe" in record and "seed" in record:  # a train record
+        label += f", seed {record['seed']}"
+    return label
+
+
 def dataset_code(name: str | None) -> str | None:
     """The reported table's name of a dataset, from either form (``sthv1`` or ``SSv1``)."""
     if name is None:
@@ -197,7 +208,7 @@ def build_comparison(
         if wanted and record["model"] not in wanted:
             continue
         profiled = index.get((record["model"], record.get("frames"), record.get("size")))
-        row = ComparisonRow(method=record.get("method", record["model"]), model=record["model"],
+        row = ComparisonRow(method=_run_label(record), model=record["model"],
                             frames=record.get("frames"), size=record.get("size", ""), views=record.get("views", ""),
                             dataset=code, top1=record.get("top1"), top5=record.get("top5"), map=record.get("map"),
                             rank1=record.get("rank1"), accuracy_source="measured",

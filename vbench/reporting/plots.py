@@ -41,6 +41,8 @@ def _labels(rows: list[ComparisonRow]) -> list[str]:
     for row, text in zip(rows, base):
         if base.count(text) > 1:
             extra = [part for part in (row.backbone, row.pretrain) if part and part != "-"]
+            if not extra and row.model and len({r.model for r, t in zip(rows, base) if t == text}) > 1:
+                extra.append(row.model)  # one method on several vbench models (tcp_tsn_r18, tcp_tsm_r18)
             if row.accuracy_source == "measured":
                 extra.append("vbench")
             text += f" ({', '.join(extra)})" if extra else ""
