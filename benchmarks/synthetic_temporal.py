@@ -41,6 +41,11 @@ def video_models() -> list[str]:
     return names
 
 
+def clip_input(name: str, frames: int, size: int) -> tuple[int, int]:
+    """(frames, size) a model reads at the benchmark's setting: its frames per segment, its minimum size."""
+    return frames * FRAMES_PER_SEGMENT.get(name, 1), max(size, MIN_SIZE.get(name, 0))
+
+
 def has_attention(name: str, frames: int) -> bool:
     from vbench.models.attention import attention_modules
 
@@ -61,12 +66,10 @@ def main() -> None:
     models = args.model or video_models()
     rows = []
     for name in models:
-        frames = args.frames * FRAMES_PER_SEGMENT.get(name, 1)
+        frames, size = clip_input(name, args.frames, args.size)
         variants = [False] + ([True] if args.dreal and has_attention(name, frames) else [])
         for dreal in variants:
             for seed in args.seeds:
-                frames = args.frames * FRAMES_PER_SEGMENT.get(name, 1)
-                size = max(args.size, MIN_SIZE.get(name, 0))
                 settings = TrainSettings(dataset="synthetic", model=name, epochs=args.epochs, frames=frames,
                                          size=size, short_side=size, seed=seed, dreal=dreal,
                                          out=str(args.out), resume=True,
@@ -83,8 +86,7 @@ def main() -> None:
                              "direction_top1": round(direction, 2), "time_s": record["time_s"]})
                 print(json.dumps(rows[-1]))
     for name in sorted({r["model"] for r in rows}):
-        frames = args.frames * FRAMES_PER_SEGMENT.get(name, 1)
-        size = max(args.size, MIN_SIZE.get(name, 0))
+        frames, size = clip_input(name, args.frames, args.size)
         profile([name], ProfileSettings(frames=frames, size=(size, size), num_classes=5,
                                         metrics=("params", "flops")), out_dir=args.out, resume=True)
     write_report(args.out, dataset="synthetic", sort="top1", include_reported=False)
