@@ -130,6 +130,11 @@ def test_plot_points_are_the_records_and_labels_do_not_overlap(results):
     reported = next(c for c in axes.collections if c.get_gid() == "tsn_r50|reported")
     assert measured.get_facecolors()[0][3] > 0 and len(reported.get_facecolors()) == 0  # hollow = reported
     assert not plots.labels_overlap(figure, list(axes.texts))
+    renderer = figure.canvas.get_renderer()
+    frame = axes.get_window_extent(renderer)
+    for text in axes.texts:  # inside the axes: never over the title or past the ticks
+        box = plots.label_box(text, renderer)
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), text.get_text()
     assert axes.get_xscale() == "log"
     plt.close(figure)
 

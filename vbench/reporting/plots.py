@@ -2,8 +2,8 @@
 
 Matplotlib with the Agg backend (no display needed). One point per model and setting;
 bubble area grows with params; one colour per method family; filled markers for accuracy
-vbench measured, hollow ones for accuracy a paper reported; labels pushed apart until no
-two overlap.
+vbench measured, hollow ones for accuracy a paper reported; each label at the nearest free
+spot around its point, inside the axes (a leader line where it had to move away).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from vbench.reporting.comparison import ComparisonRow  # noqa: E402
 
@@ -56,31 +58,90 @@ def _labels(rows: list[ComparisonRow]) -> list[str]:
     return labels
 
 
-def separate_labels(fig: Figure, texts: list, iterations: int = 200, step: float = 2.0) -> None:
-    """Move overlapping labels apart vertically (display pixels) until none overlap."""
-    if len(texts) < 2:
-        return
+# where a label may sit around its point: unit directions, tried in this order at each distance
+_DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0))
+_DISTANCES_PT = (4, 10, 18, 28, 40, 55, 75, 100, 130, 170, 220, 280)
+
+
+def _distance(box: Bbox, x: float, y: float) -> float:
+    """Display distance from a point to the nearest edge of a box (0 inside it)."""
+    return (max(box.x0 - x, 0, x - box.x1) ** 2 + max(box.y0 - y, 0, y - box.y1) ** 2) ** 0.5
+
+
+def place_labels(ax, points: list[tuple[float, float, float]], labels: list[str], *,
+                 weights: list[str] | None = None, fontsize: float = 8) -> list:
+    """Label each point (x, y, marker radius in points) at the nearest free spot around it.
+
+    Greedy, most crowded points first: a label tries eight directions at growing distances
+    and takes the first spot inside the axes that touches no placed label, no marker and not
+    the legend. A label that had to move away from its point gets a thin leader line; if no
+    spot is free it takes the one that overlaps least. Returns the annotations.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # positions and the legend's box are final only once drawn
     renderer = fig.canvas.get_renderer()
-    for _ in range(iterations):
-        boxes = [t.get_window_extent(renderer).expanded(1.08, 1.5) for t in texts]
-        moved = False
-        for i in range(len(texts)):
-            for j in range(i + 1, len(texts)):
-                if boxes[i].overlaps(boxes[j]):
-                    up, down = (i, j) if boxes[i].y0 >= boxes[j].y0 else (j, i)
-                    for index, sign in ((up, 1), (down, -1)):
-                        x, y = texts[index].get_position()
-                        transform = texts[index].get_transform()
-                        px, py = transform.transform((x, y))
-                        texts[index].set_position(transform.inverted().transform((px, py + sign * step)))
-                    moved = True
-        if not moved:
-            return
+    to_px = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    centres = [ax.transData.transform((x, y)) for x, y, _ in points]
+    taken = [Bbox.from_bounds(cx - r * to_px, cy - r * to_px, 2 * r * to_px, 2 * r * to_px)
+             for (cx, cy), (_, _, r) in zip(centres, points)]
+    legend = ax.get_legend()
+    if legend is not None:
+        taken.append(legend.get_window_extent(renderer))
+    sizes = []
+    weights = weights or ["normal"] * len(labels)
+    pad = 2 * to_px  # labels keep this far apart
+    for text, weight in zip(labels, weights):
+        probe = ax.text(0, 0, text, fontsize=fontsize, fontweight=weight)
+        box = probe.get_window_extent(renderer)
+        sizes.append((box.width + 2 * pad, box.height + 2 * pad))
+        probe.remove()
+
+    def crowding(i: int) -> float:
+        cx, cy = centres[i]
+        return -sum(1 for ox, oy in centres if abs(ox - cx) < 80 * to_px and abs(oy - cy) < 40 * to_px)
+
+    annotations: list = [None] * len(points)
+    for i in sorted(range(len(points)), key=crowding):
+        (cx, cy), (w, h), radius = centres[i], sizes[i], points[i][2] * to_px
+        best, best_cost = None, None
+        for distance in _DISTANCES_PT:
+            gap = radius + distance * to_px
+            for dx, dy in _DIRECTIONS:
+                left = cx + (gap if dx > 0 else -gap - w if dx < 0 else -w / 2)
+                bottom = cy + (gap if dy > 0 else -gap - h if dy < 0 else -h / 2)
+                box = Bbox.from_bounds(left, bottom, w, h)
+                inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+                cost = sum(box.overlaps(other) for other in taken) + (0 if inside else 100)
+                own = _distance(box, cx, cy) - radius  # a label nearer another point reads as that point's
+                cost += 0.5 * any(_distance(box, ox, oy) - r * to_px < own
+                                  for j, ((ox, oy), (_, _, r)) in enumerate(zip(centres, points)) if j != i)
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = box, cost
+            if best_cost == 0:
+                break
+        offset = ((best.x0 + pad - cx) / to_px, (best.y0 + pad - cy) / to_px)
+        far = _distance(best, cx, cy) > radius + 8 * to_px
+        x, y, _ = points[i]
+        annotations[i] = ax.annotate(
+            labels[i], (x, y), xytext=offset, textcoords="offset points", ha="left", va="bottom",
+            fontsize=fontsize, fontweight=weights[i],
+            arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.6, "shrinkA": 0, "shrinkB": radius / to_px}
+            if far else None)
+        taken.append(best)
+    return annotations
+
+
+def label_box(text, renderer) -> Bbox:
+    """The box of a label's text alone (an annotation's own extent includes its leader line)."""
+    if hasattr(text, "update_positions"):  # an annotation places its text only when drawn or asked
+        text.update_positions(renderer)
+    return Text.get_window_extent(text, renderer)
 
 
 def labels_overlap(fig: Figure, texts: list) -> bool:
     renderer = fig.canvas.get_renderer()
-    boxes = [t.get_window_extent(renderer) for t in texts]
+    boxes = [label_box(t, renderer) for t in texts]
     return any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
 
 
@@ -88,9 +149,10 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
              highlight: set[str], metric: str) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
     colours = _family_colours(rows)
-    texts = []
+    points, weights = [], []
     rows = [r for r in rows if x_of(r) is not None and getattr(r, metric) is not None]
-    for row, label in zip(rows, _labels(rows)):
+    point_labels = _labels(rows)
+    for row in rows:
         y = getattr(row, metric)
         x = x_of(row)
         colour = colours[row.family or row.method]
@@ -101,8 +163,8 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
                    facecolors=colour if measured else "none", edgecolors="black" if marked else colour,
                    linewidths=2.0 if marked else 1.5, zorder=3, label=row.family or row.method,
                    gid=f"{row.model or row.method}|{'measured' if measured else 'reported'}")
-        texts.append(ax.annotate(label, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8,
-                                 fontweight="bold" if marked else "normal"))
+        points.append((x, y, size ** 0.5 / 2))  # marker radius in points (s is an area in points^2)
+        weights.append("bold" if marked else "normal")
     if log_x:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -122,7 +184,7 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
         ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right", title="family (hollow: reported)",
                   title_fontsize=8, markerscale=0.5)
     fig.tight_layout()
-    separate_labels(fig, texts)
+    place_labels(ax, points, point_labels, weights=weights)
     return fig
 
 
