@@ -30,6 +30,12 @@ The temporal feature aggregation of TAda2D (``TemporalAggregationNorm``, the ``s
 slot): ``BN(y) + BN_pool(avgpool_t(y))`` on the conv output y, with an average pool over
 time of kernel 3 (stride 1, zero padding counted, as ``nn.AvgPool3d``'s default) and its
 own BN whose weight and bias start at zero. Any frame count works; vbench asks for 2 or more.
+
+Frame order: that average is symmetric in time, so a TAda2D whose calibration is inert gives
+a clip and its reversal the same logits (tested). The calibration's temporal convs are the
+one order-sensitive path, and they read *spatially averaged* frame descriptors: motion that
+moves a small object without changing a frame's global statistics hardly reaches them (the
+synthetic benchmark's directions, README).
 """
 
 from __future__ import annotations
