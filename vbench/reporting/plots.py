@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -58,77 +59,93 @@ def _labels(rows: list[ComparisonRow]) -> list[str]:
     return labels
 
 
-# where a label may sit around its point: unit directions, tried in this order at each distance
-_DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0))
-_DISTANCES_PT = (4, 10, 18, 28, 40, 55, 75, 100, 130, 170, 220, 280)
+_GRID_STEP_PT = 3  # spacing of the candidate spots for a label, over the whole axes
+_LEADER_PT = 8  # a label further than this from its marker gets a leader line
 
 
-def _distance(box: Bbox, x: float, y: float) -> float:
-    """Display distance from a point to the nearest edge of a box (0 inside it)."""
-    return (max(box.x0 - x, 0, x - box.x1) ** 2 + max(box.y0 - y, 0, y - box.y1) ** 2) ** 0.5
+def _box_point_distance(boxes: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Display distance from a point to each box (x0, y0, x1, y1); 0 inside."""
+    dx = np.maximum(np.maximum(boxes[:, 0] - x, x - boxes[:, 2]), 0)
+    dy = np.maximum(np.maximum(boxes[:, 1] - y, y - boxes[:, 3]), 0)
+    return np.hypot(dx, dy)
+
+
+def _overlap_counts(boxes: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """For each candidate box, how many taken boxes it overlaps."""
+    if not len(taken):
+        return np.zeros(len(boxes), dtype=int)
+    b, t = boxes[:, None, :], taken[None, :, :]
+    hit = (b[..., 0] < t[..., 2]) & (b[..., 2] > t[..., 0]) & (b[..., 1] < t[..., 3]) & (b[..., 3] > t[..., 1])
+    return hit.sum(axis=1)
 
 
 def place_labels(ax, points: list[tuple[float, float, float]], labels: list[str], *,
                  weights: list[str] | None = None, fontsize: float = 8) -> list:
-    """Label each point (x, y, marker radius in points) at the nearest free spot around it.
+    """Label each point (x, y, marker radius in points) at the nearest free spot.
 
-    Greedy, most crowded points first: a label tries eight directions at growing distances
-    and takes the first spot inside the axes that touches no placed label, no marker and not
-    the legend. A label that had to move away from its point gets a thin leader line; if no
-    spot is free it takes the one that overlaps least. Returns the annotations.
+    Greedy, most crowded points first. A label's candidate spots are the ones right beside
+    its point and a fine grid over the whole axes; it takes the nearest one inside the axes
+    that overlaps no placed label, no marker and not the legend, preferring spots nearer its
+    own point than any other (so that it cannot be read as another point's). Where none is
+    free it takes the one that overlaps least. A label away from its point gets a thin leader
+    line. Returns the annotations.
     """
     fig = ax.figure
     fig.canvas.draw()  # positions and the legend's box are final only once drawn
     renderer = fig.canvas.get_renderer()
     to_px = fig.dpi / 72.0
     frame = ax.get_window_extent(renderer)
-    centres = [ax.transData.transform((x, y)) for x, y, _ in points]
-    taken = [Bbox.from_bounds(cx - r * to_px, cy - r * to_px, 2 * r * to_px, 2 * r * to_px)
-             for (cx, cy), (_, _, r) in zip(centres, points)]
+    centres = np.array([ax.transData.transform((x, y)) for x, y, _ in points]).reshape(-1, 2)
+    radii = np.array([r for _, _, r in points], dtype=float) * to_px
+    taken = [[cx - r, cy - r, cx + r, cy + r] for (cx, cy), r in zip(centres, radii)]
     legend = ax.get_legend()
     if legend is not None:
-        taken.append(legend.get_window_extent(renderer))
-    sizes = []
+        taken.append(list(legend.get_window_extent(renderer).extents))
     weights = weights or ["normal"] * len(labels)
     pad = 2 * to_px  # labels keep this far apart
+    sizes = []
     for text, weight in zip(labels, weights):
         probe = ax.text(0, 0, text, fontsize=fontsize, fontweight=weight)
         box = probe.get_window_extent(renderer)
         sizes.append((box.width + 2 * pad, box.height + 2 * pad))
         probe.remove()
+    step = _GRID_STEP_PT * to_px
 
-    def crowding(i: int) -> float:
-        cx, cy = centres[i]
-        return -sum(1 for ox, oy in centres if abs(ox - cx) < 80 * to_px and abs(oy - cy) < 40 * to_px)
+    def crowding(i: int) -> int:
+        near = ((np.abs(centres[:, 0] - centres[i, 0]) < 80 * to_px)
+                & (np.abs(centres[:, 1] - centres[i, 1]) < 40 * to_px))
+        return -int(near.sum())
 
     annotations: list = [None] * len(points)
     for i in sorted(range(len(points)), key=crowding):
-        (cx, cy), (w, h), radius = centres[i], sizes[i], points[i][2] * to_px
-        best, best_cost = None, None
-        for distance in _DISTANCES_PT:
-            gap = radius + distance * to_px
-            for dx, dy in _DIRECTIONS:
-                left = cx + (gap if dx > 0 else -gap - w if dx < 0 else -w / 2)
-                bottom = cy + (gap if dy > 0 else -gap - h if dy < 0 else -h / 2)
-                box = Bbox.from_bounds(left, bottom, w, h)
-                inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
-                cost = sum(box.overlaps(other) for other in taken) + (0 if inside else 100)
-                own = _distance(box, cx, cy) - radius  # a label nearer another point reads as that point's
-                cost += 0.5 * any(_distance(box, ox, oy) - r * to_px < own
-                                  for j, ((ox, oy), (_, _, r)) in enumerate(zip(centres, points)) if j != i)
-                if best_cost is None or cost < best_cost:
-                    best, best_cost = box, cost
-            if best_cost == 0:
-                break
-        offset = ((best.x0 + pad - cx) / to_px, (best.y0 + pad - cy) / to_px)
-        far = _distance(best, cx, cy) > radius + 8 * to_px
+        (cx, cy), (w, h), radius = centres[i], sizes[i], radii[i]
+        gx, gy = np.meshgrid(np.arange(frame.x0, max(frame.x1 - w, frame.x0) + 1e-6, step),
+                             np.arange(frame.y0, max(frame.y1 - h, frame.y0) + 1e-6, step))
+        corner = 0.7 * radius
+        beside = np.array([(cx + radius, cy - h / 2), (cx - radius - w, cy - h / 2), (cx - w / 2, cy + radius),
+                           (cx - w / 2, cy - radius - h), (cx + corner, cy + corner), (cx - corner - w, cy + corner),
+                           (cx + corner, cy - corner - h), (cx - corner - w, cy - corner - h)])
+        lefts = np.concatenate([beside[:, 0], gx.ravel()])
+        bottoms = np.concatenate([beside[:, 1], gy.ravel()])
+        boxes = np.stack([lefts, bottoms, lefts + w, bottoms + h], axis=1)
+        outside = ((boxes[:, 0] < frame.x0) | (boxes[:, 1] < frame.y0)
+                   | (boxes[:, 2] > frame.x1) | (boxes[:, 3] > frame.y1))
+        away = _box_point_distance(boxes, cx, cy)
+        ambiguous = np.zeros(len(boxes), dtype=bool)
+        for j in range(len(points)):
+            if j != i:
+                ambiguous |= _box_point_distance(boxes, *centres[j]) - radii[j] < away - radius
+        cost = _overlap_counts(boxes, np.array(taken)) + 100 * outside + 0.5 * ambiguous
+        best = int(np.lexsort((away, cost))[0])
+        x0, y0, x1, y1 = boxes[best]
+        far = away[best] > radius + _LEADER_PT * to_px
         x, y, _ = points[i]
         annotations[i] = ax.annotate(
-            labels[i], (x, y), xytext=offset, textcoords="offset points", ha="left", va="bottom",
-            fontsize=fontsize, fontweight=weights[i],
+            labels[i], (x, y), xytext=((x0 + pad - cx) / to_px, (y0 + pad - cy) / to_px), textcoords="offset points",
+            ha="left", va="bottom", fontsize=fontsize, fontweight=weights[i],
             arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.6, "shrinkA": 0, "shrinkB": radius / to_px}
             if far else None)
-        taken.append(best)
+        taken.append([x0, y0, x1, y1])
     return annotations
 
 
