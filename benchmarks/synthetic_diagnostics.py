@@ -78,8 +78,8 @@ def diagnose(checkpoint: Path, size: int, videos_per_class: int, seed: int, batc
             result[f"{mode}_alpha_range"] = (round(float(values.min()), 2), round(float(values.max()), 2))
     for hook in hooks:
         hook.remove()
-    name, count = min(values_per_channel.items(), key=lambda kv: kv[1])
-    result["fewest_bn_values"] = f"{name}: {count}"
+    name, fewest = min(values_per_channel.items(), key=lambda kv: kv[1])
+    result["fewest_bn_values"] = f"{name}: {fewest}"
     return result
 
 

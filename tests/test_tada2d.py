@@ -108,7 +108,6 @@ def test_tada2d_output_depends_on_frame_order():
         assert not torch.allclose(model(x), model(x.flip(2)), atol=1e-4)
 
 
-
 def test_tada2d_tells_frame_order_only_through_its_calibration():
     """The aggregation averages neighbouring frames symmetrically: with the calibration inert
     (b = 0, alpha = 1) a clip and the clip played backwards give the same logits, however the
@@ -126,6 +125,7 @@ def test_tada2d_tells_frame_order_only_through_its_calibration():
         forward, backward = model(x), model(x.flip(2))
         assert torch.allclose(forward, backward, rtol=1e-4, atol=1e-5)
         assert forward.abs().max() > 1e-2  # not equal by being zero
+
 
 @pytest.mark.parametrize("frames", [8, 16])
 def test_tada2d_runs_at_depth_18_with_8_and_16_frames(frames):

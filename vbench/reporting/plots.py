@@ -63,10 +63,11 @@ _GRID_STEP_PT = 3  # spacing of the candidate spots for a label, over the whole 
 _LEADER_PT = 8  # a label further than this from its marker gets a leader line
 
 
-def _box_point_distance(boxes: np.ndarray, x: float, y: float) -> np.ndarray:
-    """Display distance from a point to each box (x0, y0, x1, y1); 0 inside."""
-    dx = np.maximum(np.maximum(boxes[:, 0] - x, x - boxes[:, 2]), 0)
-    dy = np.maximum(np.maximum(boxes[:, 1] - y, y - boxes[:, 3]), 0)
+def _box_point_distances(boxes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Display distance from each point (P, 2) to each box (M, 4: x0, y0, x1, y1), (M, P); 0 inside."""
+    x, y = points[None, :, 0], points[None, :, 1]
+    dx = np.maximum(np.maximum(boxes[:, 0, None] - x, x - boxes[:, 2, None]), 0)
+    dy = np.maximum(np.maximum(boxes[:, 1, None] - y, y - boxes[:, 3, None]), 0)
     return np.hypot(dx, dy)
 
 
@@ -130,11 +131,9 @@ def place_labels(ax, points: list[tuple[float, float, float]], labels: list[str]
         boxes = np.stack([lefts, bottoms, lefts + w, bottoms + h], axis=1)
         outside = ((boxes[:, 0] < frame.x0) | (boxes[:, 1] < frame.y0)
                    | (boxes[:, 2] > frame.x1) | (boxes[:, 3] > frame.y1))
-        away = _box_point_distance(boxes, cx, cy)
-        ambiguous = np.zeros(len(boxes), dtype=bool)
-        for j in range(len(points)):
-            if j != i:
-                ambiguous |= _box_point_distance(boxes, *centres[j]) - radii[j] < away - radius
+        gaps = _box_point_distances(boxes, centres) - radii  # from each spot to each marker's edge
+        away = gaps[:, i] + radius
+        ambiguous = (np.delete(gaps, i, axis=1) < gaps[:, i, None]).any(axis=1)
         cost = _overlap_counts(boxes, np.array(taken)) + 100 * outside + 0.5 * ambiguous
         best = int(np.lexsort((away, cost))[0])
         x0, y0, x1, y1 = boxes[best]
