@@ -1,6 +1,6 @@
 """The synthetic temporal benchmark: every video method of the zoo, one recipe, one seed.
 
-    python benchmarks/synthetic_temporal.py [--epochs 8] [--seeds 0] [--out results/synthetic] [-m NAME ...]
+    python benchmarks/synthetic_temporal.py [--epochs 8] [--seeds 0] [--out results/synthetic] [--motion scale] [-m NAME ...]
 
 Each model is trained on vbench's ``synthetic`` dataset (8 frames of 32x32 rendered at
 that size, 128 videos a class for training and 128 for testing, five motion classes) at
@@ -10,6 +10,9 @@ accuracy on the four direction classes, where a model blind to frame order is at
 (50% on each left/right and up/down pair), and writes the report and the accuracy-vs-GFLOPs
 chart through ``vbench report`` / ``vbench plot``. With ``--dreal`` it also trains every
 model that has attention modules with DREAL, for the plain-vs-DREAL comparison.
+``--motion scale --out results/synthetic-scale`` runs the second benchmark (static, growing,
+shrinking: motion that changes a frame's global statistics), where the order classes are
+growing and shrinking.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from vbench.profiling.runner import ProfileSettings, profile
 from vbench.reporting.report import write_plots, write_report
 from vbench.training.engine import TrainSettings, train
 
-DIRECTIONS = ("moving left", "moving right", "moving up", "moving down")
+# the classes an order-blind model cannot tell apart from their reversal, for each motion
+ORDER_CLASSES = {"translate": ("moving left", "moving right", "moving up", "moving down"),
+                 "scale": ("growing", "shrinking")}
 # models that read several frames per segment: the same 8 segments, their frames per segment
 FRAMES_PER_SEGMENT = {"ean_r50": 5, "ean_r18": 5, "bqn_r50": 3, "bqn_r18": 3}
 MIN_SIZE = {"bqn_r50": 96, "bqn_r18": 96}  # BQN's low-resolution quiet pathway needs 96 px or more
@@ -60,6 +65,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--videos-per-class", type=int, default=128)
+    parser.add_argument("--motion", choices=tuple(ORDER_CLASSES), default="translate",
+                        help="translate: static/left/right/up/down; scale: static/growing/shrinking")
     parser.add_argument("--dreal", action="store_true", help="also train the models with attention with DREAL")
     parser.add_argument("--out", type=Path, default=Path("results/synthetic"))
     args = parser.parse_args()
@@ -73,25 +80,29 @@ def main() -> None:
                 settings = TrainSettings(dataset="synthetic", model=name, epochs=args.epochs, frames=frames,
                                          size=size, short_side=size, seed=seed, dreal=dreal,
                                          out=str(args.out), resume=True,
-                                         dataset_options={"videos_per_class": args.videos_per_class, "size": size})
+                                         dataset_options={"videos_per_class": args.videos_per_class, "size": size,
+                                                          **({"motion": args.motion} if args.motion != "translate"
+                                                             else {})})
                 try:
                     record = train(settings)
                 except Exception as error:  # a model that cannot train at this setting is reported, not fatal
                     print(f"{name}: failed: {error}")
                     continue
                 per_class = record["per_class_top1"] or {}
-                direction = statistics.mean(per_class[c] for c in DIRECTIONS if per_class.get(c) is not None)
+                direction = statistics.mean(per_class[c] for c in ORDER_CLASSES[args.motion]
+                                            if per_class.get(c) is not None)
                 rows.append({"model": name, "frames": frames, "size": size, "dreal": dreal, "seed": seed,
                              "top1": record["top1"],
                              "direction_top1": round(direction, 2), "time_s": record["time_s"]})
                 print(json.dumps(rows[-1]))
     for name in sorted({r["model"] for r in rows}):
         frames, size = clip_input(name, args.frames, args.size)
-        profile([name], ProfileSettings(frames=frames, size=(size, size), num_classes=5,
+        profile([name], ProfileSettings(frames=frames, size=(size, size), num_classes=len(ORDER_CLASSES[args.motion]) + 1,
                                         metrics=("params", "flops")), out_dir=args.out, resume=True)
     write_report(args.out, dataset="synthetic", sort="top1", include_reported=False)
     write_plots(args.out, dataset="synthetic", kinds=("gflops",), include_reported=False)
-    print("\n| model | input | DREAL | seeds | top-1 | direction classes top-1 |\n|---|---|---|---|---|---|")
+    print(f"\n| model | input | DREAL | seeds | top-1 | {'/'.join(ORDER_CLASSES[args.motion])} top-1 |"
+          "\n|---|---|---|---|---|---|")
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["model"], row["dreal"]), []).append(row)

@@ -78,3 +78,29 @@ def test_dataloader_workers_and_pickling():
     loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate)
     batches = list(loader)
     assert sum(len(b["id"]) for b in batches) == 10 and batches[0]["video"].shape[1:] == (1, 3, 4, 32, 32)
+
+
+def test_scale_motion_growing_backwards_is_shrinking():
+    """motion=scale: a growing video played backwards is a shrinking one, and its start has the mirrored law."""
+    n = 32
+    key = {"key": (0, 2, 7)}
+    grow = SyntheticReader(VideoRecord("g", 1, "", num_frames=n, meta=key), height=32, width=40, motion="scale")
+    shrink = SyntheticReader(VideoRecord("s", 2, "", num_frames=n, meta=key), height=32, width=40, motion="scale")
+    sides = [grow.side(i) for i in range(n)]
+    assert sides == sorted(sides) and sides[-1] - sides[0] >= 10  # grows, and visibly
+    shrink._k0 = grow._k0 + n - 1
+    clip = list(range(1, n, 4))
+    assert np.abs(_frames(grow, clip) - _frames(shrink, [n - 1 - i for i in clip])).max() <= 12
+    # the start ranges mirror each other: k0 of growing videos + n - 1 spans those of shrinking ones
+    starts = {lab: {SyntheticReader(VideoRecord("v", lab, "", num_frames=n, meta={"key": (0, 1, i)}), height=32,
+                                    width=40, motion="scale")._k0 for i in range(400)} for lab in (1, 2)}
+    assert {k + n - 1 for k in starts[1]} == starts[2]
+
+
+def test_scale_motion_dataset_and_bad_motion():
+    ds = build_dataset("synthetic", views=SMALL, motion="scale")
+    assert ds.classes == ["static", "growing", "shrinking"] and len(ds) == 24 and ds.flip == "random"
+    from vbench.errors import VbenchError
+
+    with pytest.raises(VbenchError, match="translate, scale"):
+        build_dataset("synthetic", views=SMALL, motion="spin")

@@ -314,7 +314,8 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         last = history[-1]
         record = {
             "run_id": run_id, "model": name, "method": info.method, "dataset": settings.dataset,
-            "split": settings.split, "subset": "test", "frames": settings.frames,
+            "split": settings.split, "dataset_options": settings.dataset_options, "subset": "test",
+            "frames": settings.frames,
             "size": f"{settings.size}x{settings.size}", "views": "1x1", "clips": 1, "crops": 1, "fusion": "softmax",
             "top1": last["top1"], "top5": last["top5"], "mean_class": last["mean_class"],
             "per_class_top1": last["per_class_top1"],
