@@ -212,3 +212,34 @@ def test_every_op_is_counted():
     assert flops.uncounted == {}
     assert flops.by_operator["conv"] > 0.99 * flops.gflops_of(("conv", "linear")) * 1e9 > 0
     assert flops.dispatch_macs == pytest.approx(flops.by_operator["conv"] + flops.by_operator["linear"], rel=1e-6)
+
+
+def test_depth_18_and_34_are_basic_block_extensions_with_one_p3d_pair_a_block():
+    from vbench.models.p3d import BasicBlock2D, P3DBasicBlock
+
+    model = vbench.create_model("p3d_r18", num_classes=5)
+    blocks = [b for layer in (model.layer1, model.layer2, model.layer3) for b in layer]
+    assert all(isinstance(b, P3DBasicBlock) for b in blocks) and "".join(b.kind for b in blocks) == "ABCABC"
+    assert all(isinstance(b, BasicBlock2D) for b in model.layer4) and len(model.layer4) == 2
+    b = model.layer3[0]  # P3D-B with stride 2: its T reads the block's input, so it is strided too
+    assert b.kind == "B" and b.conv_s.stride == b.conv_t.stride == (1, 2, 2) and b.conv_t.in_channels == 128
+    # params: ResNet-18's convs with each 3D block's first 3x3 split into 1x3x3 + 3x1x1, its BNs, fc
+    stem = 3 * 64 * 49 + 2 * 64
+    widths = [(64, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256)]
+    blocks3d = sum(i * o * 9 + o * o * 3 + o * o * 9 + 3 * 2 * o + (i * o + 2 * o if i != o else 0)
+                   for i, o in widths)
+    blocks3d += 128 * 256 * 3 - 256 * 256 * 3  # the strided P3D-B (res4a) has its T from 128 channels
+    res5 = (256 * 512 * 9 + 512 * 512 * 9 + 4 * 512 + 256 * 512 + 2 * 512) + (2 * 512 * 512 * 9 + 4 * 512)
+    assert sum(p.numel() for p in model.parameters()) == stem + blocks3d + res5 + 512 * 5 + 5
+    assert vbench.model_info("p3d_r18").depth == 18 and vbench.model_info("p3d_r34").depth == 34
+    assert [len(layer) for layer in (vbench.create_model("p3d_r34").layer1, model.layer1)] == [3, 2]
+
+
+def test_basic_p3d_starts_as_its_2d_trunk_and_tells_frame_order_once_trained_weights_move():
+    model = vbench.create_model("p3d_r18", num_classes=4).eval()
+    x = torch.randn(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        stem = model.pool1(model.relu(model.bn1(model.conv1(x))))
+        assert torch.equal(model.layer1(stem), stem)  # residual BNs at zero: every 3D block is the identity
+        _randomise(model)
+        assert not torch.allclose(model(x), model(x.flip(2)), atol=1e-4)  # its temporal convs see order

@@ -54,6 +54,15 @@ port's floor rounding T must be at least 16. Where more than one frame reaches r
 over time and space; at 16 frames this is exactly the official net. Spatial size: the
 stem's 3x3 pool needs at least 2 pixels after the stride-2 conv, i.e. H, W >= 3.
 
+Depth 18/34 (``p3d_r18``, ``p3d_r34``: a vbench extension, in neither the paper nor the
+official code, which build P3D from bottleneck ResNets only) exist so that P3D can be compared
+with the zoo's other methods at the depth of vbench's synthetic benchmark. The rule is applied
+to the first 3x3 conv of each basic block, as vbench's other depth-18 extensions put their
+temporal module once a block (TAda2D, TSM): that conv becomes the block's P3D-A/B/C pair
+(spatial stride on S, and on T where T reads the block's input, P3D-B), the second conv stays
+a 1x3x3 spatial conv with BN (zero-initialised, like the bottleneck's last BN), then the
+shortcut and ReLU; stem, temporal pools and a 2D res5 of basic blocks are P3D's.
+
 Not transcribed from the paper: its tables give model size (MB) and speed, which vbench
 does not convert to parameters without the paper saying how the size was stored.
 """
@@ -72,7 +81,8 @@ from vbench.models.registry import register_model
 
 PAPER = "Learning Spatio-Temporal Representation with Pseudo-3D Residual Networks"
 CODE = "ZhaofanQiu/pseudo-3d-residual-networks (Caffe); qijiezhao/pseudo-3d-pytorch"
-STAGES = {63: (3, 4, 6, 3), 131: (3, 4, 23, 3), 199: (3, 8, 36, 3)}
+STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 63: (3, 4, 6, 3), 131: (3, 4, 23, 3), 199: (3, 8, 36, 3)}
+BASIC_DEPTHS = (18, 34)  # vbench's extension: basic blocks
 REFERENCES = ("caffe", "port")
 KINDS = "ABC"
 
@@ -82,6 +92,17 @@ def _projection(conv: type, norm: type, in_planes: int, out_planes: int, stride)
     if stride in (1, (1, 1, 1)) and in_planes == out_planes:
         return None
     return nn.Sequential(conv(in_planes, out_planes, 1, stride=stride, bias=False), norm(out_planes))
+
+
+def p3d_pair(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A block's S/T pair in its P3D form (see the module docstring for the ReLUs)."""
+    s = block.relu(block.bn_s(block.conv_s(x)))
+    if block.kind == "A":
+        return block.relu(block.bn_t(block.conv_t(s)))
+    t = block.bn_t(block.conv_t(x if block.kind == "B" else s))
+    if block.reference == "port":
+        return s + block.relu(t)
+    return block.relu(s + t)
 
 
 class P3DBottleneck(nn.Module):
@@ -105,14 +126,7 @@ class P3DBottleneck(nn.Module):
         self.downsample = _projection(nn.Conv3d, nn.BatchNorm3d, in_planes, out_planes, (1, stride, stride))
 
     def spatiotemporal(self, x: torch.Tensor) -> torch.Tensor:
-        """The S/T pair in the block's P3D form (see the module docstring for the ReLUs)."""
-        s = self.relu(self.bn_s(self.conv_s(x)))
-        if self.kind == "A":
-            return self.relu(self.bn_t(self.conv_t(s)))
-        t = self.bn_t(self.conv_t(x if self.kind == "B" else s))
-        if self.reference == "port":
-            return s + self.relu(t)
-        return self.relu(s + t)
+        return p3d_pair(self, x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -123,6 +137,57 @@ class P3DBottleneck(nn.Module):
 
     def extra_repr(self) -> str:
         return f"P3D-{self.kind}"
+
+
+class P3DBasicBlock(nn.Module):
+    """vbench's extension to depth 18/34: a basic block whose first 3x3 conv is a P3D pair."""
+
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int, kind: str, reference: str = "caffe"):
+        super().__init__()
+        self.kind, self.reference = kind, reference
+        self.conv_s = nn.Conv3d(in_planes, planes, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1),
+                                bias=False)
+        self.bn_s = nn.BatchNorm3d(planes)
+        parallel = kind == "B"  # P3D-B's T reads the block's input: it takes the stride too
+        self.conv_t = nn.Conv3d(in_planes if parallel else planes, planes, (3, 1, 1),
+                                stride=(1, stride, stride) if parallel else 1, padding=(1, 0, 0), bias=False)
+        self.bn_t = nn.BatchNorm3d(planes)
+        self.conv2 = nn.Conv3d(planes, planes, (1, 3, 3), padding=(0, 1, 1), bias=False)
+        self.bn3 = nn.BatchNorm3d(planes)  # the residual's last BN: ``bn3`` as in the bottleneck
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _projection(nn.Conv3d, nn.BatchNorm3d, in_planes, planes, (1, stride, stride))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn3(self.conv2(p3d_pair(self, x)))
+        out += identity
+        return self.relu(out)
+
+    def extra_repr(self) -> str:
+        return f"P3D-{self.kind} (basic)"
+
+
+class BasicBlock2D(nn.Module):
+    """res5's plain 2D basic block at depth 18/34."""
+
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _projection(nn.Conv2d, nn.BatchNorm2d, in_planes, planes, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn3(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += identity
+        return self.relu(out)
 
 
 class Bottleneck2D(nn.Module):
@@ -174,16 +239,17 @@ class P3DResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.pool1 = nn.MaxPool3d((2, 3, 3), stride=2, padding=(0, 0, 0) if caffe else (0, 1, 1), ceil_mode=caffe)
         self.temporal_pool = nn.MaxPool3d((2, 1, 1), stride=(2, 1, 1), ceil_mode=caffe)
+        block3d, block2d = (P3DBasicBlock, BasicBlock2D) if depth in BASIC_DEPTHS else (P3DBottleneck, Bottleneck2D)
         channels, index = 64, 0
         for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), STAGES[depth]), 1):
             layer = []
             for i in range(blocks):
                 stride = 2 if stage > 1 and i == 0 else 1
                 if stage < 4:
-                    layer.append(P3DBottleneck(channels, planes, stride, kinds[index % len(kinds)], reference))
+                    layer.append(block3d(channels, planes, stride, kinds[index % len(kinds)], reference))
                 else:
-                    layer.append(Bottleneck2D(channels, planes, stride))
-                channels, index = planes * 4, index + 1
+                    layer.append(block2d(channels, planes, stride))
+                channels, index = planes * block3d.expansion, index + 1
             self.add_module(f"layer{stage}", nn.Sequential(*layer))
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(channels, num_classes)
@@ -206,7 +272,7 @@ class P3DResNet(nn.Module):
                 nn.init.zeros_(m.bias)
         if zero_init_residual:
             for m in self.modules():
-                if isinstance(m, (P3DBottleneck, Bottleneck2D)):
+                if isinstance(m, (P3DBottleneck, Bottleneck2D, P3DBasicBlock, BasicBlock2D)):
                     nn.init.zeros_(m.bn3.weight)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -284,8 +350,10 @@ def p3d_r131(num_classes: int = 400, num_frames: int = 16, reference: str = "caf
     return _build(131, num_classes, reference, kinds, dropout)
 
 
-@register_model(**_REGISTRATION, notes="P3D from ResNet-50 by the same rule (the PyTorch port's P3D63)")
+@register_model(**_REGISTRATION, depths=(18, 34, 63),
+                notes="P3D from ResNet-50 by the same rule (the PyTorch port's P3D63); p3d_r18/p3d_r34 are vbench's "
+                      "extension to basic blocks (in neither the paper nor the official code)")
 def p3d_r63(num_classes: int = 400, num_frames: int = 16, reference: str = "caffe", kinds: str = KINDS,
-            dropout: float = 0.5) -> nn.Module:
-    """P3D-63: the same rule on ResNet-50."""
-    return _build(63, num_classes, reference, kinds, dropout)
+            dropout: float = 0.5, depth: int = 63) -> nn.Module:
+    """P3D-63: the same rule on ResNet-50 (``depth=18``/``34``: vbench's basic-block extension)."""
+    return _build(depth, num_classes, reference, kinds, dropout)
