@@ -235,11 +235,15 @@ def test_depth_18_and_34_are_basic_block_extensions_with_one_p3d_pair_a_block():
     assert [len(layer) for layer in (vbench.create_model("p3d_r34").layer1, model.layer1)] == [3, 2]
 
 
-def test_basic_p3d_starts_as_its_2d_trunk_and_tells_frame_order_once_trained_weights_move():
-    model = vbench.create_model("p3d_r18", num_classes=4).eval()
+def test_residual_bns_start_at_zero_only_for_bottleneck_depths_and_basic_p3d_tells_frame_order():
+    """From scratch, P3D-18 learns frame order only with unit residual BNs (docstring of _init_weights)."""
+    basic, bottleneck = vbench.create_model("p3d_r18", num_classes=4), vbench.create_model("p3d_r63", num_classes=4)
+    assert all(float(b.bn3.weight.min()) == 1.0 for b in basic.modules() if hasattr(b, "bn3"))
+    assert all(float(b.bn3.weight.abs().max()) == 0.0 for b in bottleneck.modules() if hasattr(b, "bn3"))
+    zero = vbench.create_model("p3d_r18", num_classes=4, zero_init_residual=True).eval()
     x = torch.randn(2, 3, 8, 32, 32)
     with torch.no_grad():
-        stem = model.pool1(model.relu(model.bn1(model.conv1(x))))
-        assert torch.equal(model.layer1(stem), stem)  # residual BNs at zero: every 3D block is the identity
-        _randomise(model)
+        stem = zero.pool1(zero.relu(zero.bn1(zero.conv1(x))))
+        assert torch.equal(zero.layer1(stem), stem)  # residual BNs at zero: every 3D block is the identity
+        model = _randomise(basic)
         assert not torch.allclose(model(x), model(x.flip(2)), atol=1e-4)  # its temporal convs see order
