@@ -35,7 +35,10 @@ Frame order: that average is symmetric in time, so a TAda2D whose calibration is
 a clip and its reversal the same logits (tested). The calibration's temporal convs are the
 one order-sensitive path, and they read *spatially averaged* frame descriptors: motion that
 moves a small object without changing a frame's global statistics hardly reaches them (the
-synthetic benchmark's directions, README).
+synthetic benchmark's directions, README). Motion that does change them reaches them: on the
+benchmark's scale set (a square growing or shrinking), TAda2D-R18 trained from scratch tells
+growing from shrinking 91.4% of the time, where TSN is at 36.3 and an order-blind model
+cannot pass 50 (README, ``results/synthetic-scale``).
 """
 
 from __future__ import annotations
