@@ -1,6 +1,7 @@
 """The synthetic temporal benchmark: every video method of the zoo, one recipe, one seed.
 
-    python benchmarks/synthetic_temporal.py [--epochs 8] [--seeds 0] [--out results/synthetic] [--motion scale] [-m NAME ...]
+    python benchmarks/synthetic_temporal.py [--epochs 8] [--seeds 0] [--out results/synthetic]
+        [--motion scale] [-m NAME ...]
 
 Each model is trained on vbench's ``synthetic`` dataset (8 frames of 32x32 rendered at
 that size, 128 videos a class for training and 128 for testing, five motion classes) at
@@ -23,14 +24,14 @@ import statistics
 from pathlib import Path
 
 import vbench
+from vbench.data.datasets.synthetic import MOTION_CLASSES
 from vbench.models.registry import list_models, model_info
 from vbench.profiling.runner import ProfileSettings, profile
 from vbench.reporting.report import write_plots, write_report
 from vbench.training.engine import TrainSettings, train
 
-# the classes an order-blind model cannot tell apart from their reversal, for each motion
-ORDER_CLASSES = {"translate": ("moving left", "moving right", "moving up", "moving down"),
-                 "scale": ("growing", "shrinking")}
+# for each motion, the classes an order-blind model cannot tell apart from their reversal: all but static
+ORDER_CLASSES = {motion: tuple(c for c in classes if c != "static") for motion, classes in MOTION_CLASSES.items()}
 # models that read several frames per segment: the same 8 segments, their frames per segment
 FRAMES_PER_SEGMENT = {"ean_r50": 5, "ean_r18": 5, "bqn_r50": 3, "bqn_r18": 3}
 MIN_SIZE = {"bqn_r50": 96, "bqn_r18": 96}  # BQN's low-resolution quiet pathway needs 96 px or more
@@ -80,6 +81,7 @@ def main() -> None:
                 settings = TrainSettings(dataset="synthetic", model=name, epochs=args.epochs, frames=frames,
                                          size=size, short_side=size, seed=seed, dreal=dreal,
                                          out=str(args.out), resume=True,
+                                         # the default motion is left out so that earlier runs keep their ids
                                          dataset_options={"videos_per_class": args.videos_per_class, "size": size,
                                                           **({"motion": args.motion} if args.motion != "translate"
                                                              else {})})
@@ -97,8 +99,9 @@ def main() -> None:
                 print(json.dumps(rows[-1]))
     for name in sorted({r["model"] for r in rows}):
         frames, size = clip_input(name, args.frames, args.size)
-        profile([name], ProfileSettings(frames=frames, size=(size, size), num_classes=len(ORDER_CLASSES[args.motion]) + 1,
-                                        metrics=("params", "flops")), out_dir=args.out, resume=True)
+        profile([name], ProfileSettings(frames=frames, size=(size, size),
+                                        num_classes=len(MOTION_CLASSES[args.motion]), metrics=("params", "flops")),
+                out_dir=args.out, resume=True)
     write_report(args.out, dataset="synthetic", sort="top1", include_reported=False)
     write_plots(args.out, dataset="synthetic", kinds=("gflops",), include_reported=False)
     print(f"\n| model | input | DREAL | seeds | top-1 | {'/'.join(ORDER_CLASSES[args.motion])} top-1 |"

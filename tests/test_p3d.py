@@ -237,10 +237,19 @@ def test_depth_18_and_34_are_basic_block_extensions_with_one_p3d_pair_a_block():
 
 def test_residual_bns_start_at_zero_only_for_bottleneck_depths_and_basic_p3d_tells_frame_order():
     """From scratch, P3D-18 learns frame order only with unit residual BNs (docstring of _init_weights)."""
+    from vbench.models.p3d import BasicBlock2D
+
+    def last_bns(model):  # every residual block's last BN (2D basic blocks: torchvision's bn2)
+        blocks = [b for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for b in layer]
+        return [b.bn2 if isinstance(b, BasicBlock2D) else b.bn3 for b in blocks]
+
     basic, bottleneck = vbench.create_model("p3d_r18", num_classes=4), vbench.create_model("p3d_r63", num_classes=4)
-    assert all(bool((b.bn3.weight.detach() == 1).all()) for b in basic.modules() if hasattr(b, "bn3"))
-    assert all(bool((b.bn3.weight.detach() == 0).all()) for b in bottleneck.modules() if hasattr(b, "bn3"))
-    zero = vbench.create_model("p3d_r18", num_classes=4, zero_init_residual=True).eval()
+    assert len(last_bns(basic)) == 8 and len(last_bns(bottleneck)) == 16
+    assert all(bool((bn.weight.detach() == 1).all()) for bn in last_bns(basic))
+    assert all(bool((bn.weight.detach() == 0).all()) for bn in last_bns(bottleneck))
+    zeroed = vbench.create_model("p3d_r18", num_classes=4, zero_init_residual=True)
+    assert all(bool((bn.weight.detach() == 0).all()) for bn in last_bns(zeroed))
+    zero = zeroed.eval()
     x = torch.randn(2, 3, 8, 32, 32)
     with torch.no_grad():
         stem = zero.pool1(zero.relu(zero.bn1(zero.conv1(x))))

@@ -60,8 +60,9 @@ with the zoo's other methods at the depth of vbench's synthetic benchmark. The r
 to the first 3x3 conv of each basic block, as vbench's other depth-18 extensions put their
 temporal module once a block (TAda2D, TSM): that conv becomes the block's P3D-A/B/C pair
 (spatial stride on S, and on T where T reads the block's input, P3D-B), the second conv stays
-a 1x3x3 spatial conv with BN (zero-initialised, like the bottleneck's last BN), then the
-shortcut and ReLU; stem, temporal pools and a 2D res5 of basic blocks are P3D's.
+a 1x3x3 spatial conv with BN (which starts at one at these depths: ``_init_weights``), then
+the shortcut and ReLU; stem and temporal pools are P3D's, res5 is 2D of torchvision's basic
+blocks.
 
 Not transcribed from the paper: its tables give model size (MB) and speed, which vbench
 does not convert to parameters without the paper saying how the size was stored.
@@ -74,6 +75,7 @@ import re
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.models.resnet import BasicBlock as BasicBlock2D
 
 from vbench.errors import VbenchError
 from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE, check_video_input
@@ -169,25 +171,10 @@ class P3DBasicBlock(nn.Module):
         return f"P3D-{self.kind} (basic)"
 
 
-class BasicBlock2D(nn.Module):
-    """res5's plain 2D basic block at depth 18/34."""
-
-    expansion = 1
-
-    def __init__(self, in_planes: int, planes: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _projection(nn.Conv2d, nn.BatchNorm2d, in_planes, planes, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.bn3(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        out += identity
-        return self.relu(out)
+def basic_block_2d(in_planes: int, planes: int, stride: int) -> BasicBlock2D:
+    """res5's plain 2D basic block at depth 18/34: torchvision's, with P3D's projection shortcut."""
+    return BasicBlock2D(in_planes, planes, stride, downsample=_projection(nn.Conv2d, nn.BatchNorm2d, in_planes,
+                                                                          planes, stride))
 
 
 class Bottleneck2D(nn.Module):
@@ -240,7 +227,7 @@ class P3DResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.pool1 = nn.MaxPool3d((2, 3, 3), stride=2, padding=(0, 0, 0) if caffe else (0, 1, 1), ceil_mode=caffe)
         self.temporal_pool = nn.MaxPool3d((2, 1, 1), stride=(2, 1, 1), ceil_mode=caffe)
-        block3d, block2d = (P3DBasicBlock, BasicBlock2D) if depth in BASIC_DEPTHS else (P3DBottleneck, Bottleneck2D)
+        block3d, block2d = (P3DBasicBlock, basic_block_2d) if depth in BASIC_DEPTHS else (P3DBottleneck, Bottleneck2D)
         channels, index = 64, 0
         for stage, (planes, blocks) in enumerate(zip((64, 128, 256, 512), STAGES[depth]), 1):
             layer = []
@@ -285,8 +272,10 @@ class P3DResNet(nn.Module):
                 nn.init.zeros_(m.bias)
         if zero_init_residual:
             for m in self.modules():
-                if isinstance(m, (P3DBottleneck, Bottleneck2D, P3DBasicBlock, BasicBlock2D)):
+                if isinstance(m, (P3DBottleneck, Bottleneck2D, P3DBasicBlock)):
                     nn.init.zeros_(m.bn3.weight)
+                elif isinstance(m, BasicBlock2D):
+                    nn.init.zeros_(m.bn2.weight)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, H, W) -> res5 features (N, T', 2048, h, w), T' = T/16 rounded."""

@@ -45,15 +45,15 @@ from pathlib import Path
 import numpy as np
 
 from vbench.data.records import DatasetIndex, VideoRecord
-from vbench.errors import VbenchError
 from vbench.data.registry import register_dataset
+from vbench.errors import VbenchError
 
 CLASSES = ("static", "moving left", "moving right", "moving up", "moving down")
 DIRECTIONS = {0: (0, 0), 1: (0, -1), 2: (0, 1), 3: (-1, 0), 4: (1, 0)}  # (dy, dx) per frame
 FLIP_PAIRS = (("moving left", "moving right"),)
 SCALE_CLASSES = ("static", "growing", "shrinking")
 SCALE_STEPS = {0: 0, 1: 1, 2: -1}  # k per frame
-MOTIONS = ("translate", "scale")
+MOTION_CLASSES = {"translate": CLASSES, "scale": SCALE_CLASSES}
 SUBSET_CODE = {"train": 1, "test": 2}
 
 
@@ -136,9 +136,9 @@ class SyntheticReader:
                           "build_dataset's seed draws the training clips)")
 def synthetic(root: Path | None, split: None, subset: str, views=None, videos_per_class: int | None = None,
               size: int = 64, length_factor: int = 4, data_seed: int = 0, motion: str = "translate") -> DatasetIndex:
-    if motion not in MOTIONS:
-        raise VbenchError(f"synthetic motion must be one of {', '.join(MOTIONS)}, got '{motion}'")
-    classes = CLASSES if motion == "translate" else SCALE_CLASSES
+    if motion not in MOTION_CLASSES:
+        raise VbenchError(f"synthetic motion must be one of {', '.join(MOTION_CLASSES)}, got '{motion}'")
+    classes = MOTION_CLASSES[motion]
     frames = views.frames if views is not None else 8
     dense = views is not None and views.sampling == "dense"
     factor = max(length_factor, views.frame_interval) if dense else length_factor
