@@ -5,16 +5,15 @@
 
 Each model is trained on vbench's ``synthetic`` dataset (8 frames of 32x32 rendered at
 that size, 128 videos a class for training and 128 for testing, five motion classes, 16
-epochs) at depth 18 (one model per method of the zoo, see ``video_models``), with ``vbench train``'s
-recipe and the same seed,
-then profiled at the same input. The script prints overall top-1 and the
-accuracy on the four direction classes, where a model blind to frame order is at chance
-(50% on each left/right and up/down pair), and writes the report and the accuracy-vs-GFLOPs
-chart through ``vbench report`` / ``vbench plot``. With ``--dreal`` it also trains every
-model that has attention modules with DREAL, for the plain-vs-DREAL comparison.
-``--motion scale --out results/synthetic-scale`` runs the second benchmark (static, growing,
-shrinking: motion that changes a frame's global statistics), where the order classes are
-growing and shrinking.
+epochs) at depth 18 (one model per method of the zoo, see ``video_models``), with
+``vbench train``'s recipe and the same seed, then profiled at the same input. The script
+prints overall top-1 and the accuracy on the four direction classes, where a model blind
+to frame order is at chance (50% on each left/right and up/down pair), and writes the
+report and the accuracy-vs-GFLOPs chart through ``vbench report`` / ``vbench plot``. With
+``--dreal`` it also trains every model that has attention modules with DREAL, for the
+plain-vs-DREAL comparison. ``--motion scale --epochs 8 --out results/synthetic-scale``
+runs the second benchmark as recorded (static, growing, shrinking: motion that changes a
+frame's global statistics), where the order classes are growing and shrinking.
 """
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ def has_attention(name: str, frames: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-m", "--model", action="append", help="models (default: every video model)")
+    parser.add_argument("-m", "--model", action="append", help="models (default: one model per method of the zoo at depth 18)")
     parser.add_argument("--epochs", type=int, default=16,
                         help="16: R(2+1)D sits near chance on the translations for six epochs before it learns "
                              "(measured); 8 epochs stop it on that plateau")
