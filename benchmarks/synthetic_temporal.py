@@ -99,7 +99,7 @@ def main() -> None:
                                                           **({"motion": args.motion} if args.motion != "translate"
                                                              else {})})
                 try:
-                    record = train(settings)
+                    record = train(settings, on_note=print)
                 except Exception as error:  # a model that cannot train at this setting is reported, not fatal
                     print(f"{name}: failed: {error}")
                     continue

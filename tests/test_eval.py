@@ -144,7 +144,8 @@ def test_interrupted_run_resumes_to_the_same_record(tree, oracle, tmp_path):
     resumed = evaluate(settings(tree, oracle, tmp_path / "b", chunk=2, resume=True),
                        on_progress=lambda done, total, speed: resumed_from.append(done))
     assert resumed_from[0] > kept  # finished videos were not scored again
-    volatile = {"time_s", "clips_per_s", "time", "git_rev"}
+    assert resumed["time"] == store.read_run()["provenance"]["time"] and len(resumed["resumed_at"]) == 1
+    volatile = {"time_s", "clips_per_s", "time", "git_rev", "dirty", "loadavg_1m", "resumed_at"}
     assert {k: v for k, v in resumed.items() if k not in volatile} == \
            {k: v for k, v in complete.items() if k not in volatile}
 

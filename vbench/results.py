@@ -25,6 +25,23 @@ def _current_umask() -> int:
 
 _UMASK = _current_umask()
 
+# Where a user's runs go unless told otherwise: ignored by git, so that a run in a clone
+# never rewrites the committed reference results under ``results/``.
+DEFAULT_OUT = "runs"
+
+
+def prepare_folder(path: str | Path) -> Path:
+    """Create ``path`` (and its parents) for results, or say in one line why it cannot be."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise VbenchError(f"cannot create the results folder {folder} ({reason}): pick another --out") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VbenchError(f"cannot write into the results folder {folder} (permission denied): pick another --out")
+    return folder
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
@@ -84,13 +101,13 @@ def load_records(path: Path) -> list[dict]:
 class RecordStore:
     """A table of records identified by ``key`` fields, saved after every change.
 
-    ``put`` replaces the record with the same key (a re-measurement) or appends a new
-    one, then rewrites ``<name>.json``, ``<name>.csv`` and ``<name>.md`` atomically.
+    ``put`` replaces the record with the same key (a re-measurement, in its place) or
+    appends a new one, then rewrites ``<name>.json``, ``<name>.csv`` and ``<name>.md`` atomically.
     """
 
     def __init__(self, directory: str | Path, name: str, key: tuple[str, ...],
                  markdown: Callable[[list[dict]], str] | None = None):
-        self.directory = Path(directory)
+        self.directory = prepare_folder(directory)
         self.name = name
         self.key = key
         self.markdown = markdown
@@ -106,7 +123,12 @@ class RecordStore:
 
     def put(self, record: dict) -> None:
         wanted = self.key_of(record)
-        self.records = [r for r in self.records if self.key_of(r) != wanted] + [record]
+        places = [i for i, r in enumerate(self.records) if self.key_of(r) == wanted]
+        if places:  # a re-measurement keeps its row's place
+            self.records[places[0]] = record
+            self.records = [r for i, r in enumerate(self.records) if i not in places[1:]]
+        else:
+            self.records.append(record)
         self.save()
 
     def save(self) -> None:

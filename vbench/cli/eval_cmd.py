@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vbench.results import DEFAULT_OUT
 from vbench.cli.app import LazyProgress, app, err, out, user_errors
 from vbench.cli.data_cmd import parse_options
 
@@ -65,7 +66,7 @@ def eval_command(
     seq_len: int = typer.Option(None, "--seq-len", help="Re-id: frames per chunk (default: the model's)."),
     trial: int = typer.Option(None, "--trial", help="Re-id: one trial of iLIDS-VID / PRID-2011 (default: mean)."),
     option: list[str] = typer.Option([], "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
-    out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for eval records and scores."),
+    out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for eval records and scores."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the per-video scores already written."),
     rescore: Path = typer.Option(None, "--rescore", help="Re-score a finished run's folder (with --average)."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON on stdout, nothing else."),
@@ -99,7 +100,10 @@ def eval_command(
             def on_progress(done: int, total: int, views_per_s: float) -> None:
                 progress.update(completed=done, total=total, speed=f"{views_per_s:.1f} clips/s")
 
-            record = evaluate(settings, on_progress=on_progress)
+            def on_note(text: str) -> None:
+                progress.print(f"[yellow]note:[/] {text}")
+
+            record = evaluate(settings, on_progress=on_progress, on_note=on_note)
     if record is None:  # not rank 0
         return
     if as_json:

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vbench.results import DEFAULT_OUT
 from vbench.cli.app import app, err, out, user_errors
 from vbench.errors import VbenchError
 
@@ -40,13 +41,13 @@ def profile_command(
     metrics: str = typer.Option("params,flops,latency,memory", "--metrics", help="Any subset, comma-separated."),
     peak: bool = typer.Option(False, "--peak", help="Also measure the device's matmul peak and the fraction reached."),
     time_budget: float = typer.Option(10.0, "--time-budget", help="Seconds at most per latency measurement."),
-    out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for profile.json/.csv/.md."),
+    out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for profile.json/.csv/.md."),
     resume: bool = typer.Option(False, "--resume", help="Skip the records already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list on stdout, nothing else."),
 ) -> None:
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
-    from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names
-    from vbench.profiling.tables import profile_rows
+    from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names, unstable_records
+    from vbench.profiling.tables import legend_for, profile_rows
 
     if not model and not all_models:
         raise VbenchError("name the models to profile with -m NAME (repeatable), or use --all")
@@ -77,7 +78,11 @@ def profile_command(
             if record["status"] != "ok":
                 progress.console.print(f"[red]failed[/] {record['model']}: {record['error']}", highlight=False)
 
-        records = profile(names, settings, out_dir=out_dir, resume=resume, on_start=on_start, on_record=on_record)
+        def on_note(text: str) -> None:
+            progress.console.print(f"[yellow]note:[/] {text}", highlight=False)
+
+        records = profile(names, settings, out_dir=out_dir, resume=resume, on_start=on_start, on_record=on_record,
+                          on_note=on_note)
     if as_json:
         print(json.dumps(records, indent=1))
     else:
@@ -86,7 +91,7 @@ def profile_command(
         devices = sorted({f"{r.get('device_name') or r['device']}, {r['precision']}" for r in records})
         table = Table(title=f"vbench profile on {'; '.join(devices)}", title_justify="left",
                       caption="GFLOPs = multiply-accumulates per view (fvcore + vbench handles, BN included). "
-                              "Latency: median (IQR) per batch.")
+                              "Latency: median (IQR) per batch. " + legend_for(records))
         for i in shown:
             table.add_column(columns[i], no_wrap=i == 0, overflow="fold")
         for row in rows:
@@ -94,5 +99,12 @@ def profile_command(
         out.print(table)
         err.print(f"{len(records)} records in {time.perf_counter() - started:.0f} s; written to "
                   f"{out_dir}/profile.json, .csv and .md")
+    unstable = unstable_records(records)
+    if unstable:
+        names_given = " ".join(f"-m {r['model']}" for r in unstable)
+        err.print(f"[yellow]unstable latency[/] (IQR above 10% of the median, twice) for "
+                  f"{', '.join(sorted({r['model'] for r in unstable}))}: the machine was busy (see machine_load) or "
+                  f"--time-budget is short; measure them again on a quiet machine: vbench profile {names_given}",
+                  highlight=False, soft_wrap=True)
     if any(r["status"] != "ok" for r in records):
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from vbench.results import DEFAULT_OUT
 from vbench.cli.app import app, err, out, user_errors
 
 REPORT_EXAMPLES = """Examples:
@@ -33,7 +34,7 @@ def _split(values: str | None) -> list[str] | None:
 @app.command("report", epilog=REPORT_EXAMPLES)
 @user_errors
 def report_command(
-    results: Path = typer.Option(Path("results"), "--results", help="Folder with profile.json / eval.json."),
+    results: Path = typer.Option(Path(DEFAULT_OUT), "--results", help="Folder with profile.json / eval.json."),
     dataset: str = typer.Option(None, "--dataset", help="Accuracy on this dataset (sthv1, kinetics400, K400...)."),
     models: str = typer.Option(None, "--models", help="Comma-separated model names to keep."),
     sort: str = typer.Option("gflops", "--sort", help="gflops, params, latency, top1 or method."),
@@ -61,7 +62,7 @@ def report_command(
 @app.command("plot", epilog=PLOT_EXAMPLES)
 @user_errors
 def plot_command(
-    results: Path = typer.Option(Path("results"), "--results", help="Folder with profile.json / eval.json."),
+    results: Path = typer.Option(Path(DEFAULT_OUT), "--results", help="Folder with profile.json / eval.json."),
     dataset: str = typer.Option(None, "--dataset", help="Accuracy on this dataset (needed for accuracy charts)."),
     models: str = typer.Option(None, "--models", help="Comma-separated model names to keep."),
     kinds: list[str] = typer.Option(["gflops", "latency", "batch"], "--kind", help="gflops, latency, batch."),

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vbench.results import DEFAULT_OUT
 from vbench.cli.app import LazyProgress, app, out, user_errors
 from vbench.cli.data_cmd import parse_options
 
@@ -53,7 +54,7 @@ def train_command(
     option: list[str] = typer.Option([], "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
     limit_train: int = typer.Option(None, "--limit-train", help="Train on the first N videos only."),
     limit_val: int = typer.Option(None, "--limit-val", help="Validate on the first N videos only."),
-    out_dir: Path = typer.Option(Path("results"), "--out", help="Folder for checkpoints and train records."),
+    out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for checkpoints and train records."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last finished epoch."),
     as_json: bool = typer.Option(False, "--json", help="Print the final record as JSON on stdout, nothing else."),
 ) -> None:
@@ -81,7 +82,10 @@ def train_command(
             accuracy = "" if entry["top1"] is None else f", top-1 {entry['top1']:.2f}"
             progress.print(f"epoch {entry['epoch'] + 1}: loss {entry['loss']:.4f}{accuracy}")
 
-        record = train(settings, on_step=on_step, on_epoch=on_epoch)
+        def on_note(text: str) -> None:
+            progress.print(f"[yellow]note:[/] {text}")
+
+        record = train(settings, on_step=on_step, on_epoch=on_epoch, on_note=on_note)
     if record is None:
         return
     if as_json:

@@ -25,13 +25,14 @@ from typing import Any
 
 import torch
 
-from vbench.environment import provenance
+from vbench.environment import provenance, stamp_resume
 from vbench.errors import CheckpointError, VbenchError
 from vbench.evaluation.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
                                            init_distributed, shutdown_distributed)
 from vbench.evaluation.metrics import classification_result, fuse_views
-from vbench.evaluation.records import EVAL_RECORD_KEY, eval_markdown
-from vbench.results import RecordStore, atomic_write_text, to_csv
+from vbench.evaluation.records import EVAL_RECORD_KEY, eval_fingerprint, eval_markdown, rescored
+from vbench.fingerprint import explain
+from vbench.results import DEFAULT_OUT, RecordStore, atomic_write_text, to_csv
 
 AVERAGES = ("softmax", "score")
 _FUSION_OF_PRESET = {"mean-softmax": "softmax", "mean-logits": "score"}
@@ -66,7 +67,7 @@ class EvalSettings:
     decoder: str = "pyav"
     limit: int | None = None
     chunk: int = 64
-    out: str = "results"
+    out: str = DEFAULT_OUT
     resume: bool = False
     dataset_options: dict[str, Any] = field(default_factory=dict)
     # re-id datasets (mars, ilidsvid, prid2011): ``protocol`` names the gallery convention
@@ -105,6 +106,14 @@ class ScoreStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         number = len(self.parts())
         _atomic_save(items, self.folder / f"part-{number:05d}.pt")
+
+    def read_run(self) -> dict | None:
+        """The fingerprint and start provenance of the run whose scores these are."""
+        path = self.folder / "run.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_run(self, run: dict) -> None:
+        atomic_write_text(self.folder / "run.json", json.dumps(run, indent=1) + "\n")
 
     def load(self) -> list[dict]:
         items = []
@@ -161,10 +170,33 @@ def _score_batch(model, video: torch.Tensor, device: torch.device, dtype: torch.
     return scores.float().reshape(batch, views, -1).cpu()
 
 
-def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float], None] | None = None) -> dict | None:
+def _start_or_resume(store: ScoreStore, wanted: dict, resume: bool, notes: list[str],
+                     on_note: Callable[[str], None] | None) -> tuple[set[int], dict]:
+    """Indices already scored and the run's provenance: the stored run's when resuming a
+    run of the same fingerprint, a new one otherwise (the stored scores are cleared, and
+    the reason noted when there were any)."""
+    started = store.read_run() if resume else None
+    if started is not None and explain(started, wanted) is None:
+        return {item["index"] for item in store.load()}, stamp_resume(started["provenance"])
+    if resume and store.parts():
+        note = f"the stored scores in {store.folder} are not resumed, as {explain(started, wanted)}"
+        notes.append(note)
+        if on_note:
+            on_note(note)
+    store.clear()
+    run = {**wanted, "provenance": provenance()}
+    store.write_run(run)
+    return set(), run["provenance"]
+
+
+def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float], None] | None = None,
+             on_note: Callable[[str], None] | None = None) -> dict | None:
     """Run the evaluation; returns the record on rank 0 (None on other ranks).
 
     ``on_progress(done, total, views_per_second)`` is called on rank 0 after every batch.
+    A resumed run keeps the provenance of its start while its fingerprint (model code and
+    arguments, evaluation and data code, settings) is unchanged, and starts over otherwise,
+    telling ``on_note`` why.
     """
     from vbench.data import build_dataset
     from vbench.evaluation.reid_eval import evaluate_reid, is_reid_dataset
@@ -199,12 +231,11 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
                            "precision": settings.precision, "limit": settings.limit})
         store = ScoreStore(Path(settings.out) / "eval" / scores_id)
         total = len(dataset) if settings.limit is None else min(settings.limit, len(dataset))
+        wanted = eval_fingerprint(model, scores_id)
         done: set[int] = set()
+        notes = [device_note] if device_note else []
         if context.is_main:
-            if settings.resume:
-                done = {item["index"] for item in store.load()}
-            else:
-                store.clear()
+            done, run_provenance = _start_or_resume(store, wanted, settings.resume, notes, on_note)
         done = broadcast_from_main(done, context)
         pending = [i for i in range(total) if i not in done]
         started = time.perf_counter()
@@ -216,7 +247,7 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
         record = _record(settings, store, dataset, name, model_info(name), views, fusion, checkpoint_sha, scores_id,
                          total, elapsed, len(pending))
         record.update(device=device.type, device_name=device_name(device), world_size=context.world_size,
-                      notes=[device_note] if device_note else [], **provenance())
+                      notes=notes, **run_provenance, **wanted)
         _write_outputs(record, store, dataset, Path(settings.out), fusion)
         return record
     finally:
@@ -328,7 +359,7 @@ def _write_outputs(record: dict, store: ScoreStore, dataset, out: Path, fusion: 
     RecordStore(out, "eval", EVAL_RECORD_KEY, eval_markdown).put(record)
 
 
-def rescore(run_folder: str | Path, average: str, out: str | Path = "results") -> dict:
+def rescore(run_folder: str | Path, average: str, out: str | Path = DEFAULT_OUT) -> dict:
     """A new record from a finished run's stored scores with another view fusion."""
     folder = Path(run_folder)
     previous = sorted(folder.glob("record-*.json"))
@@ -344,7 +375,7 @@ def rescore(run_folder: str | Path, average: str, out: str | Path = "results") -
     video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), average)
     result = classification_result(video_scores, torch.tensor([item["label"] for item in scored]), num_classes)
     record.update(run_id=f"{record['scores_id']}-{average}", fusion=average, top1=_round(result.top1),
-                  top5=_round(result.top5), mean_class=_round(result.mean_class), **provenance())
+                  top5=_round(result.top5), mean_class=_round(result.mean_class), **rescored(record))
     record["notes"] = list(record.get("notes") or []) + [f"re-scored from stored view scores with {average} fusion"]
     atomic_write_text(folder / f"record-{average}.json", json.dumps(record, indent=1) + "\n")
     RecordStore(Path(out), "eval", EVAL_RECORD_KEY, eval_markdown).put(record)

@@ -10,6 +10,27 @@ from __future__ import annotations
 
 EVAL_RECORD_KEY = ("run_id",)
 
+PROVENANCE_FIELDS = ("git_rev", "dirty", "time", "resumed_at", "torch", "torchvision", "vbench", "python",
+                     "cpu_count", "loadavg_1m")
+
+
+def eval_fingerprint(model, settings_id: str) -> dict:
+    """What an eval result depends on: the model's code and arguments, vbench's evaluation
+    and data code, and the run's settings (``settings_id`` hashes model, checkpoint, data,
+    views, precision)."""
+    from vbench.fingerprint import code_sources, digest, fingerprint, model_parts
+
+    return fingerprint({**model_parts(model), "evaluation_code": digest(code_sources("evaluation")),
+                        "data_code": digest(code_sources("data")), "settings": settings_id})
+
+
+def rescored(previous: dict) -> dict:
+    """Fields a re-scored record keeps from the run that computed the scores, plus when."""
+    from vbench.environment import now
+
+    kept = {k: previous[k] for k in (*PROVENANCE_FIELDS, "fingerprint", "fingerprint_parts") if k in previous}
+    return {**kept, "rescored_at": now()}
+
 # Fields of an eval record, in the order tables show them.
 EVAL_FIELDS = (
     "run_id", "model", "method", "dataset", "split", "subset", "frames", "size", "clips", "crops", "views",

@@ -19,8 +19,8 @@ import torch
 from vbench.environment import provenance
 from vbench.errors import VbenchError
 from vbench.evaluation.distributed import gather_to_main, init_distributed, shutdown_distributed
-from vbench.evaluation.records import EVAL_RECORD_KEY, eval_markdown
-from vbench.results import RecordStore, atomic_write_text
+from vbench.evaluation.records import EVAL_RECORD_KEY, eval_fingerprint, eval_markdown, rescored
+from vbench.results import DEFAULT_OUT, RecordStore, atomic_write_text
 
 
 def is_reid_dataset(name: str) -> bool:
@@ -75,6 +75,7 @@ def evaluate_reid(settings, on_progress=None) -> dict | None:
         store, tracklets = reid.FeatureStore.for_trials(trials)
         first = store.trials[0]
         reid.gallery_view(protocol, store.pids, first["query"], first["gallery"], tuple(store.meta["protocols"]))
+        run_provenance = provenance()  # the run's start
         torch.manual_seed(0)  # without a checkpoint, every process (and every run) has the same weights
         model = create_model(settings.model, num_frames=settings.seq_len or settings.frames, depth=settings.depth)
         name = model.vbench_spec.name
@@ -103,7 +104,8 @@ def evaluate_reid(settings, on_progress=None) -> dict | None:
         record = _record(result, name, info, settings, checkpoint_sha, scores_id, features_path,
                          time.perf_counter() - started)
         record.update(device=device.type, device_name=device_name(device), world_size=context.world_size,
-                      notes=([device_note] if device_note else []) + notes, **provenance())
+                      notes=([device_note] if device_note else []) + notes, **run_provenance,
+                      **eval_fingerprint(model, scores_id))
         _save(record, folder, Path(settings.out))
         return record
     finally:
@@ -148,7 +150,7 @@ def _save(record: dict, folder: Path, out: Path) -> None:
 
 
 def rescore_reid(features_path: str | Path, protocol: str = "official", distance: str = "euclidean",
-                 trial: int | None = None, out: str | Path = "results") -> dict:
+                 trial: int | None = None, out: str | Path = DEFAULT_OUT) -> dict:
     """A new record from saved features under another protocol or distance."""
     from vbench import reid
     from vbench.models import model_info
@@ -165,7 +167,7 @@ def rescore_reid(features_path: str | Path, protocol: str = "official", distance
 
     record = _record(result, base["model"], model_info(base["model"]), _Settings, base.get("checkpoint_sha256"),
                      base["scores_id"], features_path, 0.0)
-    record.update({k: base.get(k) for k in ("device", "device_name", "world_size")}, **provenance())
+    record.update({k: base.get(k) for k in ("device", "device_name", "world_size")}, **rescored(base))
     record["notes"] = [f"re-scored from saved features under {protocol}, {distance}"]
     _save(record, features_path.parent, Path(out))
     return record

@@ -152,6 +152,11 @@ def _entry(name: str) -> _Entry:
     raise UnknownModelError(name, list(_REGISTRY) + list(_ALIASES))
 
 
+def builder_of(name: str) -> Callable[..., nn.Module]:
+    """The function that builds a registered model (its module is the method's file)."""
+    return _entry(name).builder
+
+
 def list_models(pattern: str | None = None, *, aliases: bool = False) -> list[str]:
     """Registered model names, sorted; ``pattern`` is a shell-style filter (``"ts*"``)."""
     _load_model_files()

@@ -3,8 +3,13 @@
 For every model: build it, count params and GFLOPs (MACs, per view, batch 1), then for
 every batch size time the forward pass and measure its peak memory. Each finished
 record is written at once (``RecordStore``), so a killed run keeps what it measured and
-``resume=True`` skips it. A model that fails to build or run becomes a ``failed`` record
-with its reason, and the run goes on.
+``resume=True`` skips it while its fingerprint (model code and arguments, measuring code,
+settings) is unchanged, and re-measures it with the reason otherwise. A model that fails
+to build or run becomes a ``failed`` record with its reason, and the run goes on.
+
+A latency whose spread breaks ``STABILITY_RULE`` is marked ``latency_stable: false`` and
+measured once more at the end of the run, when the job that disturbed it may have ended;
+the record keeps both measurements and the machine's load around each.
 """
 
 from __future__ import annotations
@@ -21,17 +26,19 @@ import torch
 
 from vbench.environment import provenance
 from vbench.errors import VbenchError
+from vbench.fingerprint import code_sources, digest, explain, fingerprint, model_parts
 from vbench.models.registry import create_model, list_models, model_info, resolve_depth
 from vbench.profiling.device import device_name, resolve_device, resolve_precision, synchronize
 from vbench.profiling.flops import count_flops
 from vbench.profiling.params import count_params
-from vbench.results import RecordStore
+from vbench.results import DEFAULT_OUT, RecordStore
 
 METRICS = ("params", "flops", "latency", "memory")
 RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", "precision",
               "channels_last", "compile")
 FLOPS_CONVENTION = ("GFLOPs = multiply-accumulates (fvcore + vbench handles), per view (one clip, batch 1), "
                     "BatchNorm included; elementwise ops counted apart")
+STABILITY_RULE = "stable when the latency IQR is at most 10% of its median"
 
 
 @dataclass
@@ -166,6 +173,7 @@ def _base_record(request: dict, settings: ProfileSettings, device: torch.device,
         "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None,
         "flops_convention": FLOPS_CONVENTION,
         "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
+        "latency_stable": None, "stability_rule": None, "machine_load": None, "first_latency": None,
         "throughput": None, "achieved_gflops_per_s": None, "device_peak_gflops_per_s": None, "peak_fraction": None,
         "peak_memory_mb": None, "memory_method": None,
         "device": device.type, "device_name": device_name(device), "precision": request["precision"],
@@ -189,28 +197,54 @@ def _fill_costs(record: dict, costs: _ModelCosts) -> None:
         )
 
 
+def measurement_fingerprint(model: torch.nn.Module, request: dict, settings: ProfileSettings) -> dict:
+    """What a profile record depends on: the model's code and arguments, vbench's
+    measuring code, the input and the settings that shape the figures."""
+    chosen = {k: v for k, v in request.items()}
+    chosen.update(metrics=sorted(settings.metrics), warmup=settings.warmup, time_budget_s=settings.time_budget_s,
+                  peak=settings.peak)
+    return fingerprint({**model_parts(model), "measuring_code": digest(code_sources("profiling")),
+                        "settings": digest(chosen)})
+
+
+def _time_latency(record: dict, run: Callable[[], Any], request: dict, settings: ProfileSettings,
+                  device: torch.device) -> None:
+    """Latency and throughput, with the machine's load just before and after."""
+    from vbench.profiling.load import machine_load
+    from vbench.profiling.timing import measure_latency
+
+    before = machine_load(device)
+    latency = measure_latency(run, device, warmup=settings.warmup, budget_s=settings.time_budget_s)
+    batch = request["batch_size"]
+    record.update(latency_ms=_round(latency.median_ms, 3), latency_iqr_ms=_round(latency.iqr_ms, 3),
+                  latency_runs=latency.runs, timing_method=latency.method,
+                  throughput=_round(batch / (latency.median_ms / 1e3), 3),
+                  latency_stable=latency.stable, stability_rule=STABILITY_RULE,
+                  machine_load={"before": before, "after": machine_load(device)})
+
+
+def _fill_rates(record: dict) -> None:
+    """GMAC/s reached by the timed forward pass, and its fraction of the device's peak."""
+    if record["gflops"] is None or not record["latency_ms"]:
+        return
+    achieved = record["gflops"] * record["batch_size"] / (record["latency_ms"] / 1e3)
+    record["achieved_gflops_per_s"] = _round(achieved, 2)
+    if record.get("device_peak_gflops_per_s"):
+        record["peak_fraction"] = _round(achieved / record["device_peak_gflops_per_s"], 4)
+
+
 def _measure_batch(record: dict, run: Callable[[], Any], request: dict, settings: ProfileSettings,
                    device: torch.device) -> None:
     from vbench.profiling.memory import cpu_peak_memory, cuda_peak_memory
-    from vbench.profiling.timing import measure_latency
 
     if "latency" in settings.metrics:
-        latency = measure_latency(run, device, warmup=settings.warmup, budget_s=settings.time_budget_s)
-        batch = request["batch_size"]
-        record.update(latency_ms=_round(latency.median_ms, 3), latency_iqr_ms=_round(latency.iqr_ms, 3),
-                      latency_runs=latency.runs, timing_method=latency.method,
-                      throughput=_round(batch / (latency.median_ms / 1e3), 3))
-        if not latency.stable:
-            record["notes"].append("latency IQR above 10% of the median: a noisy machine or too short a budget")
-        if record["gflops"] is not None:
-            record["achieved_gflops_per_s"] = _round(record["gflops"] * batch / (latency.median_ms / 1e3), 2)
+        _time_latency(record, run, request, settings, device)
         if settings.peak:
             from vbench.profiling.peak import matmul_peak_gmacs
 
             peak = matmul_peak_gmacs(device.type, resolve_precision(settings.precision))
             record["device_peak_gflops_per_s"] = _round(peak, 2)
-            if record["achieved_gflops_per_s"] is not None:
-                record["peak_fraction"] = _round(record["achieved_gflops_per_s"] / peak, 4)
+        _fill_rates(record)
     if "memory" in settings.metrics:
         if device.type == "cuda":
             memory = cuda_peak_memory(run, device)
@@ -244,15 +278,17 @@ def profile(
     models: Sequence[str] | None = None,
     settings: ProfileSettings | None = None,
     *,
-    out_dir: str | Path | None = "results",
+    out_dir: str | Path | None = DEFAULT_OUT,
     resume: bool = False,
     on_start: Callable[[str, int], None] | None = None,
     on_record: Callable[[dict], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Profile ``models`` (all registered models when None) and return their records.
 
     Records are saved to ``out_dir`` (``profile.json``/``.csv``/``.md``) as soon as each
-    is measured; pass ``out_dir=None`` to keep them in memory only.
+    is measured; pass ``out_dir=None`` to keep them in memory only. ``on_note`` hears
+    why a stored record is measured again and which latencies are re-measured.
     """
     from vbench.profiling.tables import profile_markdown
 
@@ -262,28 +298,36 @@ def profile(
     notes = settings.notes + ([note] if note else [])
     names = resolve_model_names(models, settings.depth)
     store = RecordStore(out_dir, "profile", RECORD_KEY, profile_markdown) if out_dir is not None else None
+    tell = on_note or (lambda text: None)
     records = []
     for name in names:
         requests = [measurement_request(name, settings, b, device) for b in settings.batch_sizes]
+        model = costs = None
+        try:
+            model = create_model(name, num_classes=requests[0]["num_classes"], num_frames=requests[0]["frames"])
+        except Exception as error:  # recorded below, once per batch size
+            build_error = error
         pending = []
         for request in requests:
             done = store.get(_record_key(request)) if (store and resume) else None
-            if done is not None and done.get("status") == "ok":
-                records.append(done)
-                if on_record:
-                    on_record(done)
-            else:
-                pending.append(request)
+            if done is not None and done.get("status") == "ok" and model is not None:
+                why = explain(done, measurement_fingerprint(model, request, settings))
+                if why is None:
+                    records.append(done)
+                    if on_record:
+                        on_record(done)
+                    continue
+                tell(f"{name} (batch {request['batch_size']}): measured again, as {why}")
+            pending.append(request)
         if on_start:
             on_start(name, len(pending))
-        if not pending:
-            continue
-        costs = model = None
         for request in pending:
             record = _base_record(request, settings, device, notes)
             try:
                 if model is None:
-                    model = create_model(name, num_classes=request["num_classes"], num_frames=request["frames"])
+                    raise build_error
+                record.update(measurement_fingerprint(model, request, settings))
+                if costs is None:
                     costs = _ModelCosts(model, request, settings.metrics)
                 _fill_costs(record, costs)
                 if {"latency", "memory"} & set(settings.metrics):
@@ -299,4 +343,31 @@ def profile(
             if on_record:
                 on_record(record)
         del model
+    _remeasure_unstable(records, settings, device, store, tell)
     return records
+
+
+def unstable_records(records: Sequence[dict]) -> list[dict]:
+    """Records whose latency broke the stability rule (after any re-measurement)."""
+    return [r for r in records if r.get("latency_stable") is False]
+
+
+def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: torch.device,
+                        store: RecordStore | None, tell: Callable[[str], None]) -> None:
+    """Time each unstable latency of this run once more; the record keeps both."""
+    for record in unstable_records(records):
+        if record.get("first_latency") is not None or record.get("status") != "ok":
+            continue  # re-measured already (a record kept by --resume)
+        request = measurement_request(record["model"], settings, record["batch_size"], device)
+        tell(f"{record['model']} (batch {record['batch_size']}): latency unstable "
+             f"(IQR {record['latency_iqr_ms']:.1f} of {record['latency_ms']:.1f} ms), measuring it again")
+        first = {k: record[k] for k in ("latency_ms", "latency_iqr_ms", "latency_runs", "machine_load")}
+        try:
+            _, _, run = build_for_measurement(request, device)
+            _time_latency(record, run, request, settings, device)
+        except Exception as error:  # the first figures stay; the reason is noted
+            record["notes"].append(f"re-measuring the unstable latency failed: {type(error).__name__}: {error}")
+        record["first_latency"] = first
+        _fill_rates(record)
+        if store is not None:
+            store.put(record)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from vbench.profiling.runner import FLOPS_CONVENTION
+from vbench.profiling.runner import FLOPS_CONVENTION, STABILITY_RULE
+
+UNSTABLE_MARK = "!"
+DIRTY_MARK = "*"
+UNSTABLE_LEGEND = (f"{UNSTABLE_MARK} unstable latency ({STABILITY_RULE}), even after a second measurement at the "
+                   "end of the run: a busy machine or too short a --time-budget; see machine_load in profile.json.")
+DIRTY_LEGEND = f"{DIRTY_MARK} measured from a source tree with uncommitted changes (dirty)."
 
 
 def _num(value, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def latency_cell(record: dict) -> str:
+    if record.get("latency_ms") is None:
+        return "-"
+    mark = UNSTABLE_MARK if record.get("latency_stable") is False else ""
+    return f"{record['latency_ms']:.1f} ({record['latency_iqr_ms']:.1f}){mark}"
 
 
 def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -16,13 +29,23 @@ def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in records:
         frames = f"{r['frames']}x" if r.get("frames") else ""
-        latency = "-" if r.get("latency_ms") is None else f"{r['latency_ms']:.1f} ({r['latency_iqr_ms']:.1f})"
         status = r["status"] if r["status"] == "ok" else f"failed: {r.get('error') or ''}"
         name = r["model"] + (" [reconstruction]" if r.get("reconstruction") else "")
+        name += DIRTY_MARK if r.get("dirty") else ""
         rows.append([name, f"{frames}{r['size']}", str(r["batch_size"]), _num(r.get("params_m"), 2),
-                     _num(r.get("gflops"), 2), latency, _num(r.get("throughput"), 2),
+                     _num(r.get("gflops"), 2), latency_cell(r), _num(r.get("throughput"), 2),
                      _num(r.get("peak_memory_mb"), 0), r.get("device_name") or r["device"], r["precision"], status])
     return columns, rows
+
+
+def legend_for(records: list[dict]) -> str:
+    """The legend lines for the marks these records carry (empty when none)."""
+    parts = []
+    if any(r.get("latency_stable") is False for r in records):
+        parts.append(UNSTABLE_LEGEND)
+    if any(r.get("dirty") for r in records):
+        parts.append(DIRTY_LEGEND)
+    return " ".join(parts)
 
 
 def profile_markdown(records: list[dict]) -> str:
@@ -32,4 +55,5 @@ def profile_markdown(records: list[dict]) -> str:
     lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
     caption = (f"{FLOPS_CONVENTION}. Latency: median (interquartile range) of one forward pass of the batch; "
                "peak memory: see each record's memory_method in profile.json.")
-    return "\n".join(lines) + "\n\n" + caption + "\n"
+    legend = legend_for(records)
+    return "\n".join(lines) + "\n\n" + caption + "\n" + (f"\n{legend}\n" if legend else "")

@@ -26,12 +26,13 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
-from vbench.environment import provenance
+from vbench.environment import now, provenance, stamp_resume
 from vbench.errors import VbenchError
 from vbench.evaluation.distributed import (DistributedContext, ShardSampler, gather_to_main, init_distributed,
                                            shutdown_distributed)
 from vbench.evaluation.metrics import classification_result
-from vbench.results import RecordStore
+from vbench.fingerprint import code_sources, digest, explain, fingerprint, model_parts
+from vbench.results import DEFAULT_OUT, RecordStore
 from vbench.training.recipe import Recipe, make_optimizer, make_schedule
 
 TRAIN_RECORD_KEY = ("run_id",)
@@ -62,16 +63,28 @@ class TrainSettings:
     limit_train: int | None = None
     limit_val: int | None = None
     validate: bool = True
-    out: str = "results"
+    out: str = DEFAULT_OUT
     resume: bool = False
     dataset_options: dict[str, Any] = field(default_factory=dict)
 
-    def run_id(self, init_sha: str | None) -> str:
+    def defining_fields(self, init_sha: str | None) -> dict:
+        """The settings that define the run (not where it writes or how many loader workers)."""
         fields = asdict(self)
         for volatile in ("workers", "out", "resume", "device"):
             fields.pop(volatile)
         fields["init"] = init_sha
+        return fields
+
+    def run_id(self, init_sha: str | None) -> str:
+        fields = self.defining_fields(init_sha)
         return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def fingerprint(self, model: torch.nn.Module, init_sha: str | None) -> dict:
+        """What the run's result depends on: model code and arguments, vbench's training,
+        evaluation and data code, and the settings."""
+        return fingerprint({**model_parts(model), "training_code": digest(code_sources("training", "evaluation")),
+                            "data_code": digest(code_sources("data")),
+                            "settings": digest(self.defining_fields(init_sha))})
 
 
 class EpochSampler(torch.utils.data.Sampler[int]):
@@ -170,9 +183,22 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _finished_record(out: str, run_id: str, wanted: dict) -> dict | None:
+    """The saved record of a finished run with this fingerprint, if there is one."""
+    done = RecordStore(Path(out), "train", TRAIN_RECORD_KEY).get({"run_id": run_id})
+    return done if done is not None and explain(done, wanted) is None else None
+
+
 def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> dict | None:
-    """Train and validate; returns the final record on rank 0 (None on other ranks)."""
+          on_epoch: Callable[[dict], None] | None = None,
+          on_note: Callable[[str], None] | None = None) -> dict | None:
+    """Train and validate; returns the final record on rank 0 (None on other ranks).
+
+    With ``resume`` a run continues from its last checkpoint, and a finished run returns
+    its saved record unchanged, only while the fingerprint matches; otherwise it trains
+    from scratch and ``on_note`` hears why. The record keeps the provenance (revision,
+    dirty flag, time) of the run's start, with ``resumed_at`` for each resume.
+    """
     from vbench.data import build_dataset, collate, resolve_views
     from vbench.models import create_model, model_info
     from vbench.profiling.device import device_name, resolve_device, resolve_precision
@@ -201,6 +227,9 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         name = model.vbench_spec.name
         init_sha = _initialise(model, settings.init) if settings.init else None
         run_id = settings.run_id(init_sha)
+        wanted = settings.fingerprint(model, init_sha)
+        run_provenance = provenance()
+        notes = [device_note] if device_note else []
         folder = Path(settings.out) / "train" / run_id
         if context.enabled and settings.sync_bn:
             from vbench.training.sync_bn import convert_sync_batchnorm
@@ -230,8 +259,21 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         history: list[dict] = []
         start_epoch = 0
         checkpoint = folder / "last.pth"
-        if settings.resume and checkpoint.exists():
-            state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False) \
+            if settings.resume and checkpoint.exists() else None
+        why = explain(state, wanted) if state is not None else None
+        if why is not None:
+            note = f"{name}: the checkpoint in {folder} is not resumed and training starts again, as {why}"
+            notes.append(note)
+            if on_note and context.is_main:
+                on_note(note)
+            state = None
+        if state is not None:
+            finished = state["epoch"] + 1 >= settings.epochs
+            done = _finished_record(settings.out, run_id, wanted) if finished else None
+            if done is not None:  # a finished run: its record as it was made
+                return done if context.is_main else None
+            run_provenance = stamp_resume(state["provenance"])
             _unwrap(wrapped).load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
@@ -299,7 +341,8 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
                 _atomic_save({"model": _unwrap(wrapped).state_dict(), "optimizer": optimizer.state_dict(),
                               "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
                               "dreal": dreal.state_dict() if dreal is not None else None, "rng": _rng_state(),
-                              "history": history, "epoch": epoch, "settings": asdict(settings)}, checkpoint)
+                              "history": history, "epoch": epoch, "settings": asdict(settings),
+                              "provenance": run_provenance, **wanted}, checkpoint)
                 if on_epoch:
                     on_epoch(entry)
             if context.enabled:
@@ -322,12 +365,12 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
             "best_top1": max((h["top1"] for h in history if h["top1"] is not None), default=None),
             "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
             "recipe": settings.recipe.as_dict(), "init": settings.init, "dreal": settings.dreal,
-            "reconstruction": settings.dreal, "history": history, "checkpoint": str(weights),
+            "reconstruction": info.reconstruction, "history": history, "checkpoint": str(weights),
             "videos": len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set)),
             "train_videos": len(train_set), "time_s": round(time.perf_counter() - started, 2),
             "device": device.type, "device_name": device_name(device), "precision": settings.precision,
             "world_size": context.world_size, "task": info.task, "status": "ok", "source": "vbench train",
-            "notes": [device_note] if device_note else [], **provenance(),
+            "notes": notes, **run_provenance, "finished_at": now(), **wanted,
         }
         from vbench.training.records import train_markdown
 
