@@ -144,6 +144,20 @@ def build_for_measurement(request: dict, device: torch.device, model: torch.nn.M
     return model, inputs, run
 
 
+def execution_of(request: dict, device: torch.device) -> list[str]:
+    """What the timed forward pass does, in words a record keeps (so a reader knows how
+    a figure was made, not only which flags were asked for)."""
+    steps = ["model.eval()", "torch.inference_mode()"]
+    if request["precision"] != "fp32":
+        steps.append(f"torch.autocast({device.type}, dtype={str(resolve_precision(request['precision']))[6:]}) "
+                     "around the forward pass; weights kept in fp32")
+    if request["channels_last"]:
+        steps.append("4D parameters in channels_last, 5D in channels_last_3d")
+    if request.get("compile"):
+        steps.append("torch.compile(model) with its default backend (inductor); compiled during warm-up")
+    return steps
+
+
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
@@ -178,7 +192,8 @@ def _base_record(request: dict, settings: ProfileSettings, device: torch.device,
         "peak_memory_mb": None, "memory_method": None,
         "device": device.type, "device_name": device_name(device), "precision": request["precision"],
         "channels_last": request["channels_last"], "compile": request["compile"],
-        "threads": torch.get_num_threads(), "reported_key": info.reported_key,
+        "execution": execution_of(request, device), "threads": torch.get_num_threads(),
+        "reported_key": info.reported_key,
         "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
         **provenance(),
     }
