@@ -188,3 +188,17 @@ def test_an_eval_of_a_changed_model_starts_over_with_the_reason(tmp_path, monkey
     again = evaluate(settings, on_note=notes.append)
     assert len(notes) == 1 and "not resumed, as the data pipeline's code changed" in notes[0]
     assert notes[0] in again["notes"] and "resumed_at" not in again
+
+
+def test_records_made_before_fingerprints_read_as_legacy_with_a_boolean_dirty(tmp_path):
+    from vbench.profiling.tables import profile_markdown
+    from vbench.results import load_records
+
+    old = {"model": "tsn_r50", "git_rev": "91f4f4a351d6+dirty", "time": "2026-11-26T02:17:00+00:00",
+           "frames": 8, "size": "224x224", "batch_size": 1, "status": "ok", "precision": "fp32", "device": "cpu"}
+    (tmp_path / "profile.json").write_text(json.dumps([old, {**old, "git_rev": "8b0266dc30df", "fingerprint": "f"}]))
+    legacy, current = load_records(tmp_path / "profile.json")
+    assert legacy["dirty"] is True and legacy["git_rev"] == "91f4f4a351d6" and legacy["legacy"] is True
+    assert current["dirty"] is False and "legacy" not in current
+    markdown = profile_markdown([legacy, current])
+    assert "| tsn_r50* |" in markdown and "ok (legacy record)" in markdown and "legacy record: made before" in markdown

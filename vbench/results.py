@@ -85,8 +85,21 @@ def to_csv(records: Iterable[dict], columns: list[str] | None = None) -> str:
     return buffer.getvalue()
 
 
+def upgrade_record(record: dict) -> dict:
+    """A record in today's schema: one made before vbench kept a boolean ``dirty`` gets it
+    from its revision's ``+dirty`` suffix, and one without a fingerprint is marked
+    ``legacy`` (its time and revision may be those of a later resume, not of the run)."""
+    rev = record.get("git_rev")
+    if "dirty" not in record and isinstance(rev, str):
+        record["dirty"] = rev.endswith("+dirty")
+        record["git_rev"] = rev.removesuffix("+dirty")
+    if "fingerprint" not in record and "legacy" not in record:
+        record["legacy"] = True
+    return record
+
+
 def load_records(path: Path) -> list[dict]:
-    """Records of a JSON file; an absent file is an empty table."""
+    """Records of a JSON file, in today's schema; an absent file is an empty table."""
     if not path.exists():
         return []
     try:
@@ -95,7 +108,7 @@ def load_records(path: Path) -> list[dict]:
         raise VbenchError(f"{path} is not a vbench records file ({error}); move it away or pick another --out") from None
     if not isinstance(records, list):
         raise VbenchError(f"{path} is not a vbench records file (expected a JSON list)")
-    return records
+    return [upgrade_record(r) for r in records]
 
 
 class RecordStore:

@@ -195,7 +195,7 @@ def _base_record(request: dict, settings: ProfileSettings, device: torch.device,
         "execution": execution_of(request, device), "threads": torch.get_num_threads(),
         "reported_key": info.reported_key,
         "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
-        **provenance(),
+        "fingerprint": None, "fingerprint_parts": None, **provenance(),
     }
 
 

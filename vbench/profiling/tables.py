@@ -9,6 +9,8 @@ DIRTY_MARK = "*"
 UNSTABLE_LEGEND = (f"{UNSTABLE_MARK} unstable latency ({STABILITY_RULE}), even after a second measurement at the "
                    "end of the run: a busy machine or too short a --time-budget; see machine_load in profile.json.")
 DIRTY_LEGEND = f"{DIRTY_MARK} measured from a source tree with uncommitted changes (dirty)."
+LEGACY_LEGEND = ("legacy record: made before vbench stored fingerprints; its time and revision may be those of a "
+                 "later resume rather than of the measurement.")
 
 
 def _num(value, digits: int) -> str:
@@ -30,6 +32,7 @@ def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     for r in records:
         frames = f"{r['frames']}x" if r.get("frames") else ""
         status = r["status"] if r["status"] == "ok" else f"failed: {r.get('error') or ''}"
+        status += " (legacy record)" if r.get("legacy") else ""
         name = r["model"] + (" [reconstruction]" if r.get("reconstruction") else "")
         name += DIRTY_MARK if r.get("dirty") else ""
         rows.append([name, f"{frames}{r['size']}", str(r["batch_size"]), _num(r.get("params_m"), 2),
@@ -45,6 +48,8 @@ def legend_for(records: list[dict]) -> str:
         parts.append(UNSTABLE_LEGEND)
     if any(r.get("dirty") for r in records):
         parts.append(DIRTY_LEGEND)
+    if any(r.get("legacy") for r in records):
+        parts.append(LEGACY_LEGEND)
     return " ".join(parts)
 
 
