@@ -44,10 +44,11 @@ def profile_command(
     out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for profile.json/.csv/.md."),
     resume: bool = typer.Option(False, "--resume", help="Skip the records already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list on stdout, nothing else."),
+    verbose: bool = typer.Option(False, "--verbose", help="Also show where the run's time went, model by model."),
 ) -> None:
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
     from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names, unstable_records
-    from vbench.profiling.tables import legend_for, profile_rows
+    from vbench.profiling.tables import legend_for, phase_rows, profile_rows
 
     if not model and not all_models:
         raise VbenchError("name the models to profile with -m NAME (repeatable), or use --all")
@@ -97,6 +98,14 @@ def profile_command(
         for row in rows:
             table.add_row(*(row[i] for i in shown))
         out.print(table)
+        if verbose:
+            columns, rows = phase_rows(records)
+            phases = Table(title="where the time went (seconds of wall clock)", title_justify="left")
+            for column in columns:
+                phases.add_column(column, justify="left" if column == "Model" else "right")
+            for row in rows:
+                phases.add_row(*row)
+            out.print(phases)
         err.print(f"{len(records)} records in {time.perf_counter() - started:.0f} s; written to "
                   f"{out_dir}/profile.json, .csv and .md")
     unstable = unstable_records(records)

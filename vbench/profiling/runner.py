@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -162,17 +163,35 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
 
+class Phases:
+    """Wall-clock seconds of each phase of a measurement (``--verbose`` shows them): where
+    the time of a profile run goes."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
 class _ModelCosts:
     """Params and FLOPs of one model at one input, counted once for all batch sizes."""
 
-    def __init__(self, model: torch.nn.Module, request: dict, metrics: Sequence[str]):
+    def __init__(self, model: torch.nn.Module, request: dict, metrics: Sequence[str], phases: Phases):
         self.params_m = self.flops = None
         if "params" in metrics:
-            self.params_m = count_params(model) / 1e6
+            with phases("params"):
+                self.params_m = count_params(model) / 1e6
         if "flops" in metrics:
             info = model_info(request["model"])
             x = torch.randn(info.input_shape(1, request["frames"], tuple(request["size"])))
-            self.flops = count_flops(model.cpu().eval(), x)
+            with phases("flops"):
+                self.flops = count_flops(model.cpu().eval(), x)
 
 
 def _base_record(request: dict, settings: ProfileSettings, device: torch.device, notes: list[str]) -> dict:
@@ -195,7 +214,7 @@ def _base_record(request: dict, settings: ProfileSettings, device: torch.device,
         "execution": execution_of(request, device), "threads": torch.get_num_threads(),
         "reported_key": info.reported_key,
         "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
-        "fingerprint": None, "fingerprint_parts": None, **provenance(),
+        "fingerprint": None, "fingerprint_parts": None, "phase_s": None, **provenance(),
     }
 
 
@@ -249,11 +268,12 @@ def _fill_rates(record: dict) -> None:
 
 
 def _measure_batch(record: dict, run: Callable[[], Any], request: dict, settings: ProfileSettings,
-                   device: torch.device) -> None:
+                   device: torch.device, phases: Phases) -> None:
     from vbench.profiling.memory import cpu_peak_memory, cuda_peak_memory
 
     if "latency" in settings.metrics:
-        _time_latency(record, run, request, settings, device)
+        with phases("latency"):
+            _time_latency(record, run, request, settings, device)
         if settings.peak:
             from vbench.profiling.peak import matmul_peak_gmacs
 
@@ -261,12 +281,11 @@ def _measure_batch(record: dict, run: Callable[[], Any], request: dict, settings
             record["device_peak_gflops_per_s"] = _round(peak, 2)
         _fill_rates(record)
     if "memory" in settings.metrics:
-        if device.type == "cuda":
-            memory = cuda_peak_memory(run, device)
-        else:
-            memory = cpu_peak_memory({**request, "compile": False})
-            if request["compile"]:
-                record["notes"].append("CPU memory measured on the eager model (no torch.compile)")
+        with phases("memory"):
+            memory = cuda_peak_memory(run, device) if device.type == "cuda" else \
+                cpu_peak_memory({**request, "compile": False})
+        if device.type != "cuda" and request["compile"]:
+            record["notes"].append("CPU memory measured on the eager model (no torch.compile)")
         record.update(peak_memory_mb=_round(memory.mib, 1), memory_method=memory.method)
 
 
@@ -318,8 +337,10 @@ def profile(
     for name in names:
         requests = [measurement_request(name, settings, b, device) for b in settings.batch_sizes]
         model = costs = None
+        model_phases = Phases()
         try:
-            model = create_model(name, num_classes=requests[0]["num_classes"], num_frames=requests[0]["frames"])
+            with model_phases("build"):
+                model = create_model(name, num_classes=requests[0]["num_classes"], num_frames=requests[0]["frames"])
         except Exception as error:  # recorded below, once per batch size
             build_error = error
         pending = []
@@ -338,20 +359,24 @@ def profile(
             on_start(name, len(pending))
         for request in pending:
             record = _base_record(request, settings, device, notes)
+            phases = Phases()
             try:
                 if model is None:
                     raise build_error
                 record.update(measurement_fingerprint(model, request, settings))
                 if costs is None:
-                    costs = _ModelCosts(model, request, settings.metrics)
+                    costs = _ModelCosts(model, request, settings.metrics, model_phases)
                 _fill_costs(record, costs)
                 if {"latency", "memory"} & set(settings.metrics):
                     _, _, run = build_for_measurement(request, device, model)
-                    _measure_batch(record, run, request, settings, device)
+                    _measure_batch(record, run, request, settings, device, phases)
             except Exception as error:  # recorded, and the run goes on
                 _failure(record, error)
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
+            # the model's shared phases (build, params, FLOPs) are counted in its first record only
+            record["phase_s"] = {**model_phases.seconds, **phases.seconds}
+            model_phases = Phases()
             if store is not None:
                 store.put(record)
             records.append(record)
@@ -378,8 +403,11 @@ def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: 
              f"(IQR {record['latency_iqr_ms']:.1f} of {record['latency_ms']:.1f} ms), measuring it again")
         first = {k: record[k] for k in ("latency_ms", "latency_iqr_ms", "latency_runs", "machine_load")}
         try:
+            start = time.perf_counter()
             _, _, run = build_for_measurement(request, device)
             _time_latency(record, run, request, settings, device)
+            record["phase_s"] = {**(record.get("phase_s") or {}),
+                                 "remeasure": round(time.perf_counter() - start, 3)}
         except Exception as error:  # the first figures stay; the reason is noted
             record["notes"].append(f"re-measuring the unstable latency failed: {type(error).__name__}: {error}")
         record["first_latency"] = first

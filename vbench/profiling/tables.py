@@ -62,3 +62,20 @@ def profile_markdown(records: list[dict]) -> str:
                "peak memory: see each record's memory_method in profile.json.")
     legend = legend_for(records)
     return "\n".join(lines) + "\n\n" + caption + "\n" + (f"\n{legend}\n" if legend else "")
+
+
+PHASES = ("build", "params", "flops", "latency", "memory", "remeasure")
+
+
+def phase_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Seconds spent in each phase, one row a model (its batch sizes added up), and a total row."""
+    per_model: dict[str, dict[str, float]] = {}
+    for r in records:
+        seconds = per_model.setdefault(r["model"], {})
+        for phase, value in (r.get("phase_s") or {}).items():
+            seconds[phase] = seconds.get(phase, 0.0) + value
+    columns = ["Model", *(p.capitalize() + " s" for p in PHASES), "Total s"]
+    totals = {p: sum(m.get(p, 0.0) for m in per_model.values()) for p in PHASES}
+    rows = [[name, *(f"{m.get(p, 0.0):.1f}" for p in PHASES), f"{sum(m.values()):.1f}"]
+            for name, m in [*per_model.items(), ("all", totals)]]
+    return columns, rows
