@@ -123,3 +123,14 @@ def test_killed_profile_resumes_without_losing_or_redoing_records(tmp_path):
     for old in before:
         new = next(r for r in after if r["model"] == old["model"])
         assert new["time"] == old["time"] and new["latency_ms"] == old["latency_ms"]
+
+
+def test_cpu_peak_memory_counts_the_model_not_the_import_of_model_files():
+    """tsn_r18 on one 8x8 frame: 11.7M fp32 weights (44.7 MiB) and next to no activations.
+    Importing every model file (torchvision's models among them) once added ~160 MiB."""
+    from vbench.profiling.memory import cpu_peak_memory
+    from vbench.profiling.runner import measurement_request
+
+    request = measurement_request("tsn_r18", ProfileSettings(frames=1, size=(8, 8)), 1, torch.device("cpu"))
+    mib = cpu_peak_memory(request).mib
+    assert 44 < mib < 100
