@@ -36,9 +36,9 @@ def results(tmp_path):
                 profile_record("tsm_r50", batch=8, latency=3000.0, throughput=2.67),
                 profile_record("tsm_r50", frames=16, gflops=65.8, latency=1000.0, throughput=1.0,
                                by_op={"conv": 65.4, "linear": 0.0131}),
-                profile_record("tsn_r50", params=25.0)]  # a different head: audited against 24.3 -> flagged
-    profiles[-1]["size"] = "224x224"
-    profiles[-1]["frames"] = 4  # a setting the paper does not report: no audit line
+                profile_record("tsn_r50", params=25.0),  # a different head: audited against 24.3 -> flagged
+                profile_record("tsm_r50", classes=174, params=23.8807, latency=480.0, throughput=2.1)]
+    profiles[-2]["frames"] = 4  # a setting the paper does not report: no audit line
     (folder / "profile.json").write_text(json.dumps(profiles))
     (folder / "eval.json").write_text(json.dumps([eval_record("tsm_r50", top1=44.0)]))
     return folder
@@ -47,20 +47,34 @@ def results(tmp_path):
 def test_comparison_without_dataset_has_one_row_per_setting_with_audit(results):
     profile = json.loads((results / "profile.json").read_text())
     rows = build_comparison(profile)
-    by_key = {(r.model, r.frames): r for r in rows}
-    assert set(by_key) == {("tsm_r50", 8), ("tsn_r50", 8), ("tsm_r50", 16), ("tsn_r50", 4)}
-    tsm8 = by_key[("tsm_r50", 8)]
+    by_key = {(r.model, r.frames, r.num_classes): r for r in rows}
+    assert set(by_key) == {("tsm_r50", 8, 400), ("tsn_r50", 8, 400), ("tsm_r50", 16, 400), ("tsn_r50", 4, 400),
+                           ("tsm_r50", 8, 174)}
+    tsm8 = by_key[("tsm_r50", 8, 400)]
     assert tsm8.latency_ms == 500.0 and tsm8.throughput == 2.67 and tsm8.batch_size == 8  # sweep's best
-    assert tsm8.params_source == "measured" and not tsm8.flagged
-    assert any(line.startswith("params +0.1% vs 24.3") for line in tsm8.audit)
-    assert by_key[("tsn_r50", 4)].audit == []
+    assert tsm8.params_source == "measured" and tsm8.params_status == "measured" and not tsm8.flagged
+    assert any(line.startswith("params +0.1% vs 24.3 (secondary, check)") for line in tsm8.audit)
+    assert by_key[("tsn_r50", 4, 400)].audit == []
+    assert by_key[("tsm_r50", 8, 174)].audit == []  # the paper's 24.3 is a 400-class figure
 
 
 def test_audit_flags_a_figure_off_by_more_than_the_tolerance():
     lines, flagged = audit_record(profile_record("tsm_r50", params=25.0))
-    assert flagged and any("params +2.9% vs 24.3 (check) OFF" in line for line in lines)
-    lines, flagged = audit_record(profile_record("tsm_r50", frames=16, by_op={"conv": 65.4, "linear": 0.01}))
-    assert not flagged and any("GFLOPs +0.6% vs 65" in line for line in lines)
+    assert flagged and any("params +2.9% vs 24.3 (secondary, check) OFF" in line for line in lines)
+
+
+def test_audit_of_an_unstated_convention_lists_every_convention():
+    """TSM's paper does not say how it counted: all three figures are shown; one within 1% passes."""
+    record = profile_record("tsm_r50", frames=16, gflops=65.8, by_op={"conv": 65.4, "linear": 0.0131})
+    lines, flagged = audit_record(record)
+    gflops = next(line for line in lines if line.startswith("GFLOPs"))
+    assert not flagged and gflops.startswith(
+        "GFLOPs vs 65 (unverified, check), convention not stated: macs +1.2%, macs-no-bn +0.9%, conv-fc +0.6%")
+    record = profile_record("tsm_r50", frames=16, gflops=67.0, by_op={"conv": 66.0, "linear": 0.0131})
+    lines, flagged = audit_record(record)  # 67.0, 66.8, 66.01: none within 0.65 of 65
+    assert flagged and any("OFF, convention not stated" in line for line in lines)
+    lines, _ = audit_record(profile_record("eca_r50", frames=None, params=25.557, gflops=4.12, classes=1000))
+    assert any(line.startswith("GFLOPs -0.6% vs 3.86 (verified, check)") for line in lines)  # stated: thop MACs
 
 
 def test_dataset_rows_mark_measured_and_reported_accuracy(results):
@@ -69,12 +83,19 @@ def test_dataset_rows_mark_measured_and_reported_accuracy(results):
     rows = build_comparison(profile, evals, dataset="sthv1")
     measured = [r for r in rows if r.accuracy_source == "measured"]
     assert len(measured) == 1 and measured[0].top1 == 44.0 and measured[0].gflops_source == "measured"
+    assert measured[0].num_classes == 174 and measured[0].params_m == 23.8807  # the 174-class record
     reported_tsn = next(r for r in rows if r.accuracy_source == "reported" and r.model == "tsn_r50")
     assert reported_tsn.top1 == 19.7 and reported_tsn.latency_ms == 450.0  # paper accuracy, vbench latency
     assert dataset_code("kinetics400") == "K400" and dataset_code("K400") == "K400"
     markdown = to_markdown(sort_rows(rows, "top1"), "SSv1")
-    assert "| TSM | tsm_r50 | - | 8 | 32.9 x 1 | 24.3 | 500.0 | 2.7 (b8) | 44.0 | 70.0 |" in markdown
-    assert "19.7*" in markdown and "reported by the papers" in markdown
+    assert "| TSM | tsm_r50 | - | 8 | 32.9 x 1 | 23.9 | 480.0 | 2.1 (b1) | 44.0 | 70.0 |" in markdown
+    # the TSM paper's row: top-1 secondary, top-5 unverified; efficiency measured at its 400 classes
+    assert "| TSM | tsm_r50 | ResNet-50 | 8 | 32.9 x 1 | 24.3 | 500.0 | 2.7 (b8) | 45.6\u2020 | 74.2? |" in markdown
+    assert "| 19.7? | 46.6? |" in markdown and "| 47.2* | - |" in markdown  # the TSM README's 8f 256 row
+    assert ("Marks: \\* reported, verified in the source; \u2020 reported, read in a secondary source; "
+            "? reported, not verified in the source; \u2021 derived by vbench, not printed; "
+            "unmarked: measured by vbench.") in markdown
+    assert "| 70.0 x 1\u2021 | - | - | - | 51.9? | 80.3? |" in markdown  # TEA 16f: 2 x 35, not printed
 
 
 def test_train_runs_of_one_model_are_told_apart_by_dreal_and_seed(results):
@@ -86,7 +107,7 @@ def test_train_runs_of_one_model_are_told_apart_by_dreal_and_seed(results):
     assert labels == ["TSM", "TSM + DREAL, seed 0", "TSM + DREAL, seed 1", "TSM, seed 0", "TSM, seed 1"]
 
 
-EXPECTED_LATEX_ROW = (r"TSM & tsm\_r50 & - & 8 & 32.9 $\times$ 1 & 24.3 & 500.0 & 2.7 (b8) & 44.0 & 70.0 \\")
+EXPECTED_LATEX_ROW = (r"TSM & tsm\_r50 & - & 8 & 32.9 $\times$ 1 & 23.9 & 480.0 & 2.1 (b1) & 44.0 & 70.0 \\")
 
 
 def test_latex_is_a_booktabs_table_that_compiles(results, tmp_path):
@@ -120,15 +141,22 @@ def test_plot_points_are_the_records_and_labels_do_not_overlap(results):
     rows = build_comparison(profile, evals, dataset="sthv1")
     figure = plots.accuracy_vs_gflops(rows, "SSv1", highlight=["tsm_r50"])
     axes = figure.axes[0]
-    points = {}
+    points, every = {}, set()
     for collection in axes.collections:
         (x, y), = collection.get_offsets()
         points[collection.get_gid()] = (float(x), float(y))
-    assert points["tsm_r50|measured"] == (32.9, 44.0)
-    assert points["tsn_r50|reported"] == (32.9, 19.7)
-    measured = next(c for c in axes.collections if c.get_gid() == "tsm_r50|measured")
-    reported = next(c for c in axes.collections if c.get_gid() == "tsn_r50|reported")
+        every.add((collection.get_gid(), float(x), float(y)))
+    assert points["tsm_r50|measured|measured"] == (32.9, 44.0)
+    assert points["tsn_r50|reported|unverified"] == (32.9, 19.7)  # paper accuracy, vbench GFLOPs
+    assert ("tea_r50|reported|derived", 70.0, 51.9) in every  # a derived GFLOPs figure: the weaker status
+    measured = next(c for c in axes.collections if c.get_gid() == "tsm_r50|measured|measured")
+    reported = next(c for c in axes.collections if c.get_gid() == "tsn_r50|reported|unverified")
     assert measured.get_facecolors()[0][3] > 0 and len(reported.get_facecolors()) == 0  # hollow = reported
+    shapes = {c.get_gid().split("|")[2]: len(c.get_paths()[0].vertices) for c in axes.collections}
+    assert len({shapes["verified"], shapes["unverified"], shapes["derived"], shapes["secondary"]}) == 4
+    legend = {h.get_label(): h.get_marker() for h in axes.get_legend().legend_handles}
+    assert legend["unverified"] == "^" and legend["derived (not printed)"] == "D"
+    assert legend["secondary source"] == "s" and legend["measured, or verified in the source"] == "o"
     assert not plots.labels_overlap(figure, list(axes.texts))
     renderer = figure.canvas.get_renderer()
     frame = axes.get_window_extent(renderer)
@@ -163,3 +191,58 @@ def test_labels_that_would_read_alike_are_told_apart():
             ComparisonRow(method="EAN", model="ean_r50", backbone="ResNet-50", pretrain="ImageNet", views="1x1"),
             ComparisonRow(method="EAN", model="ean_r50", frames=40, views="1x1")]
     assert plots._labels(rows) == ["EAN (ResNet-50, ImageNet) #1", "EAN (ResNet-50, ImageNet) #2", "EAN 40f"]
+
+
+def test_efficiency_is_matched_on_the_class_count():
+    """A 400-class record's params (STM 24.5M) must not sit beside the SSv1 (174-class) accuracy."""
+    at_400 = [profile_record("stm_r50", params=24.50, gflops=33.23), profile_record("ean_r50", frames=40,
+                                                                                  params=37.45, gflops=37.35)]
+    rows = build_comparison(at_400, [], dataset="sthv1", models=["stm_r50", "ean_r50"])
+    stm8 = next(r for r in rows if r.model == "stm_r50" and r.frames == 8)
+    assert (stm8.params_m, stm8.params_source, stm8.params_status) == (24.0, "reported", "unverified")
+    assert stm8.latency_ms is None and stm8.num_classes == 174
+    ean8 = next(r for r in rows if r.model == "ean_r50" and r.frames == 40)
+    assert ean8.params_m is None and (ean8.gflops, ean8.gflops_status) == (37.0, "verified")  # not 37.45M
+    at_174 = at_400 + [profile_record("stm_r50", params=24.04, gflops=33.23, classes=174, latency=400.0)]
+    stm8 = next(r for r in build_comparison(at_174, [], dataset="sthv1", models=["stm_r50"]) if r.frames == 8)
+    assert (stm8.params_m, stm8.params_status, stm8.latency_ms) == (24.04, "measured", 400.0)
+    k400 = build_comparison(at_400, [], dataset="kinetics400", models=["stm_r50"])
+    assert [(r.frames, r.params_m) for r in k400] == [(16, None)]  # K400 16f: no 16-frame record at 400
+
+
+def test_random_weight_eval_records_are_left_out_with_a_note(results, tmp_path):
+    evals = [eval_record("tsm_r50", top1=44.0),  # an old record without the field: shown as before
+             eval_record("tsm_r50", top1=0.6) | {"weights": "random", "weights_seed": 0},
+             eval_record("tsn_r50", top1=0.5) | {"weights": "random", "weights_seed": 1},
+             eval_record("tsn_r50", top1=38.0) | {"weights": "checkpoint"}]
+    (results / "eval.json").write_text(json.dumps(evals))
+    rows, paths = write_report(results, tmp_path, dataset="sthv1", formats=("md", "latex", "html", "csv"))
+    assert sorted(r.top1 for r in rows if r.accuracy_source == "measured") == [38.0, 44.0]
+    note = "2 eval records with random weights (no checkpoint) were left out"
+    for path in paths:
+        assert (note in path.read_text()) == (path.suffix != ".csv"), path.name
+    markdown = (tmp_path / "report-SSv1.md").read_text()
+    assert "| 0.6 |" not in markdown and "| 0.5 |" not in markdown and "| 38.0 |" in markdown
+    plotted = plots.accuracy_vs_gflops(build_comparison(json.loads((results / "profile.json").read_text()), evals,
+                                                        dataset="sthv1"), "SSv1")
+    ys = {float(c.get_offsets()[0][1]) for c in plotted.axes[0].collections if "|measured|" in c.get_gid()}
+    assert ys == {44.0}  # not the random tsm_r50 0.6; tsn_r50 has no 174-class GFLOPs record: not plotted
+    plt.close(plotted)
+    assert "random weights" not in to_markdown(rows, "SSv1")  # the note comes from the records, not the rows
+
+
+def test_every_format_carries_each_figures_status(results, tmp_path):
+    rows, paths = write_report(results, tmp_path, dataset="sthv1")
+    text = {p.suffix: p.read_text() for p in paths}
+    assert r"45.6$^{\dagger}$ & 74.2$^{?}$" in text[".tex"] and r"70.0 $\times$ 1$^{\ddagger}$" in text[".tex"]
+    assert r"$^{\ddagger}$ derived by vbench, not printed" in text[".tex"]
+    assert '<td><em>45.6</em><span title="reported, read in a secondary source">\u2020</span></td>' in text[".html"]
+    assert "<p>Marks: * reported, verified in the source;" in text[".html"]
+    import csv as csv_module
+    import io
+
+    table = list(csv_module.DictReader(io.StringIO(text[".csv"])))
+    tsm8 = next(r for r in table if r["model"] == "tsm_r50" and r["top1"] == "45.6")
+    assert (tsm8["top1_status"], tsm8["top5_status"], tsm8["params_status"]) == ("secondary", "unverified", "measured")
+    tea16 = next(r for r in table if r["model"] == "tea_r50" and r["top1"] == "51.9")
+    assert (tea16["gflops_status"], tea16["top1_status"]) == ("derived", "unverified")

@@ -1,9 +1,21 @@
+import dataclasses
+
 import pytest
 
 import vbench
-from vbench.reporting.reported import audit_row, printed_tolerance, reported_table, rows_for, validate_row
+from vbench.reporting.reported import (
+    PRINTED, Audit, audit_row, printed_tolerance, reported_table, rows_for, validate_row,
+)
 
 CHECKED = [row for row in reported_table() if row.checked]
+FIGURE_CHECKS = [(row, q) for row in CHECKED for q in ("params_m", "gflops") if row.value(q) is not None]
+PRINTED_CHECKS = [(row, q) for row, q in FIGURE_CHECKS if row.printed(q)]
+UNPRINTED_CHECKS = [(row, q) for row, q in FIGURE_CHECKS if not row.printed(q)]
+
+
+def _id(check) -> str:
+    row, quantity = check
+    return f"{row.status_of(quantity)}-{row.key}-{row.frames}f-{row.input_size}-{quantity}-{row.file}:{row.line}"
 
 
 def test_reported_table_schema_is_valid():
@@ -16,8 +28,9 @@ def test_every_registered_model_has_a_reported_row():
     assert missing == []
 
 
-def test_every_checked_row_names_a_registered_model():
+def test_every_checked_row_names_a_registered_model_and_prints_a_figure():
     assert CHECKED and all(row.key in vbench.list_models(aliases=True) for row in CHECKED)
+    assert all(row.value("params_m") is not None or row.value("gflops") is not None for row in CHECKED)
 
 
 def test_printed_tolerance_is_one_percent_or_the_printed_rounding():
@@ -27,11 +40,59 @@ def test_printed_tolerance_is_one_percent_or_the_printed_rounding():
     assert printed_tolerance("0.00047") == pytest.approx(0.000005)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("row", CHECKED, ids=[f"{r.key}-{r.frames}f-{r.input_size}-{r.file}:{r.line}" for r in CHECKED])
-def test_model_matches_its_paper_figures(row):
-    audits = audit_row(row)
-    assert audits, "a checked row must print params or GFLOPs"
+def test_figure_status_overrides_the_row_status_per_figure():
+    tsm16 = next(r for r in rows_for("tsm_r50") if r.frames == "16" and r.checked)
+    assert tsm16.status_of("top1") == "secondary" and tsm16.status_of("params_m") == "secondary"
+    assert tsm16.status_of("gflops") == "unverified" and tsm16.status_of("top5") == "unverified"
+    assert tsm16.printed("params_m") and not tsm16.printed("gflops")
+    bad = dataclasses.replace(tsm16, figure_status="gflops=recalled; speed=derived")
+    assert len(validate_row(bad)) == 2
+
+
+def test_recalled_or_doubled_figures_are_not_marked_as_printed():
+    """A note that says a figure was recalled or computed must not sit beside a verified status."""
+    for row in reported_table():
+        shown = [f for f in ("params_m", "gflops", "top1", "top5") if row.value(f) is not None]
+        if "recalled" in row.note.lower():
+            assert not any(row.printed(f) for f in shown), f"{row.file}:{row.line}"
+    derived = {(r.key, r.frames, r.gflops) for r in reported_table() if r.status_of("gflops") == "derived"}
+    assert {("tea_r50", "16", "70"), ("tada2d_r50", "16", "86"), ("stsm_r50", "8", "33")} <= derived
+
+
+def test_unstated_convention_passes_on_any_convention_and_lists_all_three():
+    row = next(r for r in rows_for("tea_r50") if r.checked and r.frames == "8")
+    assert row.flops_counting == "unstated"
+    each = {"macs": 34.70, "macs-no-bn": 34.49, "conv-fc": 34.46}
+    audit = Audit(row, "gflops", 35.0, 34.70, printed_tolerance("35"), each)
+    assert audit.ok
+    line = audit.describe()
+    assert "convention not stated" in line and all(name in line for name in each)
+    assert "gflops vs 35 (unverified)" in line
+    off = Audit(row, "gflops", 35.0, 34.46, printed_tolerance("35"), {"macs-no-bn": 34.49, "conv-fc": 34.46})
+    assert not off.ok  # 0.51 and 0.54 from 35 are both beyond half a printed unit
+
+
+def _assert_audits(row, quantity):
+    audits = audit_row(row, quantities=(quantity,))
+    assert [a.quantity for a in audits] == [quantity]
     for audit in audits:
-        assert audit.ok, (f"{row.key} {audit.quantity}: measured {audit.measured:.4f}, reported {audit.reported} "
-                          f"(tolerance {audit.tolerance:.4f}, {row.source}, {row.table})")
+        if quantity == "gflops" and row.flops_counting == "unstated":
+            assert set(audit.by_convention) == {"macs", "macs-no-bn", "conv-fc"}
+        assert audit.ok, (f"{row.key} {audit.describe()} (tolerance {audit.tolerance:.4f}, "
+                          f"{row.source}, {row.table})")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", PRINTED_CHECKS, ids=[_id(c) for c in PRINTED_CHECKS])
+def test_model_matches_its_printed_figures(check):
+    """Verified or secondary figures: the model is checked against print."""
+    assert check[0].status_of(check[1]) in PRINTED
+    _assert_audits(*check)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", UNPRINTED_CHECKS, ids=[_id(c) for c in UNPRINTED_CHECKS])
+def test_model_against_unverified_or_derived_figures(check):
+    """Same comparison and tolerance, but the figure was not read in print: its id says unverified or derived."""
+    assert check[0].status_of(check[1]) in ("unverified", "derived")
+    _assert_audits(*check)

@@ -43,18 +43,19 @@ def report_command(
     out_dir: Path = typer.Option(None, "--out", help="Where to write (default: the --results folder)."),
 ) -> None:
     """Write the comparison table (Markdown, CSV, LaTeX, HTML) from measured and reported numbers."""
-    from vbench.reporting.formats import COLUMNS, REID_COLUMNS, _cells, _is_reid, caption
-    from vbench.reporting.report import write_report
+    from vbench.reporting.formats import COLUMNS, REID_COLUMNS, _cells, _is_reid, caption, legend
+    from vbench.reporting.report import load_results, report_notes, write_report
 
     rows, paths = write_report(results, out_dir, dataset=dataset, models=_split(models), sort=sort,
                                formats=tuple(formats), include_reported=reported)
     reid = _is_reid(rows)
     table = Table(title="vbench report" + (f": {dataset}" if dataset else ""), title_justify="left",
-                  caption=caption(rows, dataset))
+                  caption=" ".join([legend(rows), caption(rows, dataset),
+                                    *report_notes(load_results(results)[1], dataset, _split(models))]))
     for column in REID_COLUMNS if reid else COLUMNS:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*_cells(row, reid, lambda s: s + "*"), style="red" if row.flagged else None)
+        table.add_row(*_cells(row, reid), style="red" if row.flagged else None)
     out.print(table)
     err.print("written: " + ", ".join(str(p) for p in paths))
 

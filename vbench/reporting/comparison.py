@@ -11,19 +11,30 @@ With a dataset, a row is one accuracy figure (measured, or reported by a paper) 
 efficiency of the same model and setting beside it (measured where vbench profiled that
 setting, reported otherwise). Without a dataset, a row is one profiled setting. The audit
 compares each measured params/GFLOPs figure with the paper's at the same setting.
+
+Every figure carries a status (``*_status``): ``measured`` by vbench, or the reported
+table's status of that figure (verified, secondary, unverified, derived). Efficiency is
+matched on the class count too (a 400-class record's params are not a 174-class model's),
+and eval records of randomly initialised models are never shown as a model's accuracy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vbench.reporting.reported import ReportedRow, printed_tolerance, reported_table
+from vbench.reporting.reported import CONVENTIONS, ReportedRow, printed_tolerance, reported_table
 
 # vbench's dataset names and the short names the reported table uses.
 DATASET_CODES = {
     "sthv1": "SSv1", "sthv2": "SSv2", "kinetics400": "K400", "kinetics600": "K600", "kinetics700": "K700",
     "ucf101": "UCF101", "hmdb51": "HMDB51", "jester": "Jester", "diving48": "Diving48", "mars": "MARS",
     "ilidsvid": "iLIDS-VID", "prid2011": "PRID-2011", "imagenet": "ImageNet", "synthetic": "synthetic",
+}
+# The class count a dataset code implies (a reported row's own num_classes wins). Datasets
+# whose training-identity count vbench has not pinned down are left out: matched on any count.
+DATASET_CLASSES = {
+    "SSv1": 174, "SSv2": 174, "K400": 400, "K600": 600, "K700": 700, "UCF101": 101, "HMDB51": 51, "Jester": 27,
+    "Diving48": 48, "MARS": 625, "ImageNet": 1000, "Mini-K200": 200, "Sports-1M": 487,
 }
 
 
@@ -56,9 +67,12 @@ class ComparisonRow:
     size: str = ""
     views: str = ""
     params_m: float | None = None
+    num_classes: int | None = None  # of the efficiency figures' model
     params_source: str | None = None  # "measured" | "reported"
+    params_status: str | None = None  # "measured" | verified | secondary | unverified | derived
     gflops: float | None = None  # per view
     gflops_source: str | None = None
+    gflops_status: str | None = None
     latency_ms: float | None = None
     latency_iqr_ms: float | None = None
     throughput: float | None = None
@@ -70,11 +84,21 @@ class ComparisonRow:
     map: float | None = None
     rank1: float | None = None
     accuracy_source: str | None = None  # "measured" | "reported"
+    top1_status: str | None = None
+    top5_status: str | None = None
+    map_status: str | None = None
+    rank1_status: str | None = None
     source: str = ""
     family: str = ""
     reconstruction: bool = False
     audit: list[str] = field(default_factory=list)
     flagged: bool = False
+
+    def status(self, figure: str) -> str | None:
+        """The status of a shown figure ("params_m", "gflops", "top1"...); None when it is not shown."""
+        if getattr(self, figure) is None:
+            return None
+        return getattr(self, f"{figure.removesuffix('_m')}_status")
 
     @property
     def num_views(self) -> int | None:
@@ -91,8 +115,8 @@ def _number(text: str) -> float | None:
 
 def _measured_gflops(record: dict, counting: str) -> float | None:
     if counting == "conv-fc":
-        ops = record.get("gflops_by_op") or {}
-        return sum(ops.get(k, 0.0) for k in ("conv", "linear", "addmm", "matmul"))
+        ops = record.get("gflops_by_op")
+        return sum(ops.get(k, 0.0) for k in ("conv", "linear", "addmm", "matmul")) if ops else None
     if counting == "macs-no-bn":
         return record.get("gflops_without_bn")
     return record.get("gflops")
@@ -101,8 +125,10 @@ def _measured_gflops(record: dict, counting: str) -> float | None:
 def audit_record(record: dict, rows: tuple[ReportedRow, ...] | None = None) -> tuple[list[str], bool]:
     """Differences between a profile record and the paper figures at its setting.
 
-    Returns lines like ``params +0.1% vs 24.3 (TSM paper, ...)`` and whether any figure is
-    off by more than the tolerance (1%, or the printed rounding when larger).
+    Returns lines like ``params +0.1% vs 24.3 (secondary, check) [TSM paper, ...]`` and
+    whether any figure is off by more than the tolerance (1%, or the printed rounding when
+    larger). Where the source does not state its GFLOPs convention, the line gives the
+    measured figure under each one and passes when any one is within tolerance.
     """
     rows = reported_table() if rows is None else rows
     lines, flagged = [], False
@@ -115,34 +141,47 @@ def audit_record(record: dict, rows: tuple[ReportedRow, ...] | None = None) -> t
             continue
         if row.num_classes and int(row.num_classes) != record.get("num_classes"):
             continue
-        binary = row.units == "binary"
-        for quantity, printed in (("params", row.params_m), ("GFLOPs", row.gflops)):
-            if printed in ("", "-"):
-                continue
-            if quantity == "params":
-                measured = record.get("params_m")
-                measured = None if measured is None else measured * (1e6 / 2 ** 20 if binary else 1)
-            else:
-                measured = _measured_gflops(record, row.flops_counting or "macs")
-                measured = None if measured is None else measured * (1e9 / 2 ** 30 if binary else 1)
-            if measured is None:
-                continue
-            reported = float(printed)
-            off = abs(measured - reported) > printed_tolerance(printed)
-            flagged |= off
-            relative = 100 * (measured - reported) / reported
-            lines.append(f"{quantity} {relative:+.1f}% vs {printed}{' (check)' if row.checked else ''}"
-                         f"{' OFF' if off else ''} [{row.source}, {row.table}]")
+        for quantity, figure in (("params", "params_m"), ("GFLOPs", "gflops")):
+            line, off = _audit_line(record, row, quantity, figure)
+            if line:
+                lines.append(line)
+                flagged |= off
     return lines, flagged
 
 
+def _audit_line(record: dict, row: ReportedRow, quantity: str, figure: str) -> tuple[str | None, bool]:
+    """One audit line for one printed figure (None when not printed or not measured)."""
+    printed = getattr(row, figure)
+    if printed in ("", "-"):
+        return None, False
+    scale = (1e6 / 2 ** 20 if figure == "params_m" else 1e9 / 2 ** 30) if row.units == "binary" else 1
+    if figure == "params_m":
+        measured = {"": record.get("params_m")}
+    elif row.flops_counting == "unstated":
+        measured = {name: _measured_gflops(record, name) for name in CONVENTIONS}
+    else:
+        measured = {"": _measured_gflops(record, row.flops_counting or "macs")}
+    measured = {name: value * scale for name, value in measured.items() if value is not None}
+    if not measured:
+        return None, False
+    reported, tolerance = float(printed), printed_tolerance(printed)
+    off = not any(abs(value - reported) <= tolerance for value in measured.values())
+    tags = f"({row.status_of(figure)}{', check' if row.checked else ''}){' OFF' if off else ''}"
+    where = f" [{row.source}, {row.table}]"
+    if "" in measured:
+        relative = 100 * (measured[""] - reported) / reported
+        return f"{quantity} {relative:+.1f}% vs {printed} {tags}{where}", off
+    each = ", ".join(f"{name} {100 * (value - reported) / reported:+.1f}%" for name, value in measured.items())
+    return f"{quantity} vs {printed} {tags}, convention not stated: {each}{where}", off
+
+
 def _profile_index(profile_records: list[dict]) -> dict[tuple, dict]:
-    """The batch-1 record of every (model, frames, size), plus the largest batch's throughput."""
+    """The batch-1 record of every (model, frames, size, classes), plus the largest batch's throughput."""
     best: dict[tuple, dict] = {}
     for record in profile_records:
         if record.get("status") != "ok":
             continue
-        key = (record["model"], record.get("frames"), record.get("size"))
+        key = (record["model"], record.get("frames"), record.get("size"), record.get("num_classes"))
         held = best.get(key)
         if held is None or record["batch_size"] < held["batch_size"]:
             best[key] = dict(record, _max_throughput=(held or {}).get("_max_throughput"))
@@ -154,12 +193,40 @@ def _profile_index(profile_records: list[dict]) -> dict[tuple, dict]:
     return best
 
 
+def _profiled(index: dict[tuple, dict], model: str | None, frames, size, classes: int | None) -> dict | None:
+    """The profile record of a setting at the given class count; any count only when it is unknown."""
+    if not model:
+        return None
+    if classes is not None:
+        return index.get((model, frames, size, classes))
+    return next((r for (m, f, s, _), r in index.items() if (m, f, s) == (model, frames, size)), None)
+
+
+def _classes(row: ReportedRow, code: str | None) -> int | None:
+    """A reported row's class count: its own, else the one its dataset implies."""
+    return int(row.num_classes) if row.num_classes else DATASET_CLASSES.get(code or "")
+
+
+def is_random_weights(record: dict) -> bool:
+    """An eval record of a randomly initialised model: its accuracy is not the model's."""
+    return record.get("weights") == "random"
+
+
+def random_weight_records(eval_records: list[dict] | None, dataset: str | None,
+                          models: list[str] | None = None) -> int:
+    """How many eval records of the dataset (and models) a report leaves out for random weights."""
+    code = dataset_code(dataset)
+    return sum(1 for r in eval_records or [] if is_random_weights(r) and dataset_code(r.get("dataset")) == code
+               and (not models or r.get("model") in models))
+
+
 def _with_efficiency(row: ComparisonRow, record: dict | None, reported: ReportedRow | None) -> ComparisonRow:
     from vbench.models.registry import model_info
 
     if record is not None:
-        row.params_m, row.params_source = record.get("params_m"), "measured"
-        row.gflops, row.gflops_source = record.get("gflops"), "measured"
+        row.params_m, row.params_source, row.params_status = record.get("params_m"), "measured", "measured"
+        row.gflops, row.gflops_source, row.gflops_status = record.get("gflops"), "measured", "measured"
+        row.num_classes = record.get("num_classes")
         row.latency_ms, row.latency_iqr_ms = record.get("latency_ms"), record.get("latency_iqr_ms")
         throughput = record.get("_max_throughput")
         if throughput:
@@ -168,10 +235,13 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
         row.audit, row.flagged = audit_record(record)
         row.reconstruction = bool(record.get("reconstruction"))
     elif reported is not None:
+        row.num_classes = int(reported.num_classes) if reported.num_classes else row.num_classes
         if _number(reported.params_m) is not None:
             row.params_m, row.params_source = _number(reported.params_m), "reported"
+            row.params_status = reported.status_of("params_m")
         if _number(reported.gflops) is not None:
             row.gflops, row.gflops_source = _number(reported.gflops), "reported"
+            row.gflops_status = reported.status_of("gflops")
     if row.model:
         try:
             info = model_info(row.model)
@@ -194,7 +264,7 @@ def build_comparison(
     wanted = set(models) if models else None
     rows: list[ComparisonRow] = []
     if dataset is None:
-        for (model, frames, size), record in index.items():
+        for (model, frames, size, _), record in index.items():
             if wanted and model not in wanted:
                 continue
             row = ComparisonRow(method=record.get("method", model), model=model, frames=frames, size=size,
@@ -205,13 +275,15 @@ def build_comparison(
     for record in eval_records or []:
         if dataset_code(record.get("dataset")) != code or record.get("status", "ok") != "ok":
             continue
-        if wanted and record["model"] not in wanted:
+        if (wanted and record["model"] not in wanted) or is_random_weights(record):
             continue
-        profiled = index.get((record["model"], record.get("frames"), record.get("size")))
+        classes = record.get("num_classes") or DATASET_CLASSES.get(code)
+        profiled = _profiled(index, record["model"], record.get("frames"), record.get("size"), classes)
         row = ComparisonRow(method=_run_label(record), model=record["model"],
                             frames=record.get("frames"), size=record.get("size", ""), views=record.get("views", ""),
                             dataset=code, top1=record.get("top1"), top5=record.get("top5"), map=record.get("map"),
-                            rank1=record.get("rank1"), accuracy_source="measured",
+                            rank1=record.get("rank1"), accuracy_source="measured", num_classes=classes,
+                            **{f"{f}_status": "measured" for f in ("top1", "top5", "map", "rank1")},
                             source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
         rows.append(_with_efficiency(row, profiled, None))
     if include_reported:
@@ -222,23 +294,27 @@ def build_comparison(
             if wanted and rep.key not in wanted:
                 continue
             frames = int(rep.frames) if rep.frames else None
-            profiled = index.get((rep.key, frames, rep.input_size)) if rep.key else None
-            efficiency = rep if _number(rep.params_m) or _number(rep.gflops) else _paper_costs(table, rep)
+            classes = _classes(rep, code)
+            profiled = _profiled(index, rep.key, frames, rep.input_size, classes)
+            efficiency = rep if _number(rep.params_m) or _number(rep.gflops) else _paper_costs(table, rep, classes)
             row = ComparisonRow(method=rep.method, model=rep.key or None, backbone=rep.backbone,
-                                pretrain=rep.pretrain, frames=frames,
+                                pretrain=rep.pretrain, frames=frames, num_classes=classes,
                                 size=rep.input_size, views=rep.views if rep.views != "-" else "", dataset=code,
                                 top1=_number(rep.top1), top5=_number(rep.top5), map=_number(rep.map),
                                 rank1=_number(rep.rank1), accuracy_source="reported",
-                                source=f"{rep.source}, {rep.table}", reconstruction=rep.reconstruction == "yes")
+                                source=f"{rep.source}, {rep.table}", reconstruction=rep.reconstruction == "yes",
+                                **{f"{f}_status": rep.status_of(f) for f in ("top1", "top5", "map", "rank1")
+                                   if _number(getattr(rep, f)) is not None})
             rows.append(_with_efficiency(row, profiled, efficiency))
     return rows
 
 
-def _paper_costs(table: tuple[ReportedRow, ...], accuracy_row: ReportedRow) -> ReportedRow | None:
-    """A paper's params/GFLOPs row for the same model, frames and input size as an accuracy-only row."""
+def _paper_costs(table: tuple[ReportedRow, ...], accuracy_row: ReportedRow, classes: int | None) -> ReportedRow | None:
+    """A paper's params/GFLOPs row for the same model, frames, input size and classes as an accuracy-only row."""
     for rep in table:
         if (rep.key and rep.key == accuracy_row.key and (rep.params_m or rep.gflops)
-                and rep.frames == accuracy_row.frames and rep.input_size == accuracy_row.input_size):
+                and rep.frames == accuracy_row.frames and rep.input_size == accuracy_row.input_size
+                and (classes is None or not rep.num_classes or int(rep.num_classes) == classes)):
             return rep
     return None
 

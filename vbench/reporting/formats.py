@@ -1,8 +1,10 @@
 """Comparison rows as Markdown, CSV, LaTeX (booktabs) and a self-contained HTML page.
 
-Cells from a paper are marked (``*`` in text, a dagger in LaTeX, italics in HTML); the
-others were measured by vbench. The caption states the conventions: GFLOPs are
-multiply-accumulates per view, "x N" the number of views an accuracy was measured with.
+Every figure a paper reported carries its status as a mark (``MARKS``), explained by a
+legend line under the table, so that a recalled or computed number never reads as
+printed; unmarked figures were measured by vbench. The CSV has a status column per
+figure instead. The caption states the conventions: GFLOPs are multiply-accumulates per
+view, "x N" the number of views an accuracy was measured with.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from vbench.reporting.comparison import ComparisonRow
@@ -18,6 +21,15 @@ COLUMNS = ("Method", "Model", "Backbone", "Frames", "GFLOPs x views", "Params (M
            "Throughput (clips/s)", "Top-1", "Top-5", "Audit")
 REID_COLUMNS = ("Method", "Model", "Backbone", "Frames", "GFLOPs x views", "Params (M)", "Latency (ms)",
                 "Throughput (clips/s)", "mAP", "Rank-1", "Audit")
+
+# Mark of a reported figure, by status (text; LaTeX has its own in LATEX_MARKS).
+MARKS = {"verified": "*", "secondary": "\u2020", "unverified": "?", "derived": "\u2021"}
+LATEX_MARKS = {"verified": r"$^{*}$", "secondary": r"$^{\dagger}$", "unverified": r"$^{?}$",
+               "derived": r"$^{\ddagger}$"}
+MEANINGS = {"verified": "reported, verified in the source", "secondary": "reported, read in a secondary source",
+            "unverified": "reported, not verified in the source", "derived": "derived by vbench, not printed"}
+
+Mark = Callable[[str, str], str]  # (cell text, status) -> marked text
 
 
 def _is_reid(rows: list[ComparisonRow]) -> bool:
@@ -28,18 +40,23 @@ def _fmt(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _cells(row: ComparisonRow, reid: bool, mark: callable) -> list[str]:
+def text_mark(text: str, status: str | None) -> str:
+    """A figure with its status mark; measured figures and missing ones stay bare."""
+    return text + MARKS[status] if status in MARKS and text != "-" else text
+
+
+def _figures(row: ComparisonRow, reid: bool) -> list[str]:
+    return ["gflops", "params_m", *(("map", "rank1") if reid else ("top1", "top5"))]
+
+
+def _cells(row: ComparisonRow, reid: bool, mark: Mark = text_mark) -> list[str]:
     gflops = _fmt(row.gflops, 1)
     if row.gflops is not None and row.num_views:
         gflops = f"{gflops} x {row.num_views}"
-    if row.gflops_source == "reported":
-        gflops = mark(gflops)
-    params = _fmt(row.params_m, 1)
-    params = mark(params) if row.params_source == "reported" and row.params_m is not None else params
-    first, second = (row.map, row.rank1) if reid else (row.top1, row.top5)
-    accuracy = [_fmt(first, 1), _fmt(second, 1)]
-    if row.accuracy_source == "reported":
-        accuracy = [mark(a) if a != "-" else a for a in accuracy]
+    gflops = mark(gflops, row.status("gflops"))
+    params = mark(_fmt(row.params_m, 1), row.status("params_m"))
+    first, second = ("map", "rank1") if reid else ("top1", "top5")
+    accuracy = [mark(_fmt(getattr(row, f), 1), row.status(f)) for f in (first, second)]
     latency = "-" if row.latency_ms is None else f"{row.latency_ms:.1f}"
     throughput = "-" if row.throughput is None else f"{row.throughput:.1f} (b{row.batch_size})"
     method = row.method + (" (reconstruction)" if row.reconstruction else "")
@@ -50,26 +67,42 @@ def _cells(row: ComparisonRow, reid: bool, mark: callable) -> list[str]:
             throughput, *accuracy, audit or "-"]
 
 
+def statuses_shown(rows: Iterable[ComparisonRow]) -> list[str]:
+    """The reported statuses that appear in the table, in MARKS order."""
+    rows = list(rows)
+    seen = {row.status(f) for row in rows for f in _figures(row, _is_reid(rows))}
+    return [s for s in MARKS if s in seen]
+
+
+def legend(rows: list[ComparisonRow], marks: dict[str, str] = MARKS) -> str:
+    """One line explaining each mark used in the table."""
+    parts = [f"{marks[s]} {MEANINGS[s]}" for s in statuses_shown(rows)]
+    return "Marks: " + "; ".join(parts + ["unmarked: measured by vbench"]) + "."
+
+
 def caption(rows: list[ComparisonRow], dataset: str | None) -> str:
     devices = sorted({r.device for r in rows if r.device})
     measured_on = f" Latency and throughput measured on {', '.join(devices)}." if devices else ""
     where = f" on {dataset}" if dataset else ""
     return (f"Comparison{where}. GFLOPs are multiply-accumulates per view; 'x N' is the number of views "
-            f"(clips x crops) the accuracy uses. Values marked * are reported by the papers; the others were "
+            f"(clips x crops) the accuracy uses. Marked values are reported (see the marks); the others were "
             f"measured by vbench.{measured_on} Audit: measured params/GFLOPs against the paper's figure at the "
-            f"same setting; FLAG when off by more than 1% (or the printed rounding).")
+            f"same setting and class count, with that figure's status; FLAG when off by more than 1% (or the "
+            f"printed rounding); where the source does not state how it counted, every convention is shown.")
 
 
-def to_markdown(rows: list[ComparisonRow], dataset: str | None = None) -> str:
+def to_markdown(rows: list[ComparisonRow], dataset: str | None = None, notes: Iterable[str] = ()) -> str:
     reid = _is_reid(rows)
     columns = REID_COLUMNS if reid else COLUMNS
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row, reid, lambda s: s + "*")) + " |")
-    return "\n".join(lines) + "\n\n" + caption(rows, dataset) + "\n"
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row, reid)) + " |")
+    text = "\n".join(lines) + "\n\n" + legend(rows).replace("*", "\\*") + "\n\n" + caption(rows, dataset) + "\n"
+    return text + "".join(f"\n{note}\n" for note in notes)
 
 
 def to_csv(rows: list[ComparisonRow]) -> str:
+    """One line a row; ``*_status`` columns give each figure's status (measured or the reported one)."""
     buffer = io.StringIO()
     fields = list(asdict(rows[0]).keys()) if rows else list(ComparisonRow.__dataclass_fields__)
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
@@ -89,41 +122,63 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def to_latex(rows: list[ComparisonRow], dataset: str | None = None, label: str = "tab:vbench") -> str:
+def _latex_token(status: str) -> str:
+    return f"MARK{status.upper()}MARK"  # survives latex_escape, replaced after it
+
+
+def _latex_marks(text: str) -> str:
+    for status, mark in LATEX_MARKS.items():
+        text = text.replace(_latex_token(status), mark)
+    return text
+
+
+def to_latex(rows: list[ComparisonRow], dataset: str | None = None, label: str = "tab:vbench",
+             notes: Iterable[str] = ()) -> str:
     """A booktabs table; needs ``\\usepackage{booktabs}`` in the preamble."""
     reid = _is_reid(rows)
     columns = (REID_COLUMNS if reid else COLUMNS)[:-1]  # the audit stays out of a paper table
+
+    def mark(text: str, status: str | None) -> str:
+        return text + _latex_token(status) if status in MARKS and text != "-" else text
+
     body = []
     for row in rows:
-        cells = _cells(row, reid, lambda s: s + "MARK")[:-1]
-        body.append(" & ".join(latex_escape(c).replace(" x ", r" $\times$ ").replace("MARK", r"$^\dagger$")
-                               for c in cells) + r" \\")
-    text = caption(rows, dataset).replace("Values marked *", r"Values marked $^\dagger$")
+        cells = _cells(row, reid, mark)[:-1]
+        body.append(" & ".join(_latex_marks(latex_escape(c).replace(" x ", r" $\times$ ")) for c in cells) + r" \\")
+    tokens = {s: _latex_token(s) for s in MARKS}
+    text = " ".join([legend(rows, tokens), caption(rows, dataset), *notes])
     return "\n".join([
         r"\begin{table}[t]", r"\centering", r"\small",
         r"\begin{tabular}{" + "l" * 3 + "r" * (len(columns) - 3) + "}", r"\toprule",
         " & ".join(latex_escape(c) for c in columns) + r" \\", r"\midrule", *body, r"\bottomrule",
-        r"\end{tabular}", r"\caption{" + latex_escape(text).replace(r"\$\textasciicircum{}\textbackslash{}dagger\$",
-                                                                      r"$^\dagger$") + "}",
+        r"\end{tabular}", r"\caption{" + _latex_marks(latex_escape(text)) + "}",
         r"\label{" + label + "}", r"\end{table}", ""])
 
 
-def to_html(rows: list[ComparisonRow], dataset: str | None = None, title: str = "vbench comparison") -> str:
+def _html_cell(text: str) -> str:
+    """A cell; a marked (reported) figure in italics with its mark and the mark's meaning on hover."""
+    for status, mark in MARKS.items():
+        if text != mark and text.endswith(mark) and text[:-1] and text[-2].isdigit():
+            return (f'<td><em>{html.escape(text[:-1])}</em><span title="{MEANINGS[status]}">'
+                    f"{html.escape(mark)}</span></td>")
+    return f"<td>{html.escape(text)}</td>"
+
+
+def to_html(rows: list[ComparisonRow], dataset: str | None = None, title: str = "vbench comparison",
+            notes: Iterable[str] = ()) -> str:
     reid = _is_reid(rows)
     columns = REID_COLUMNS if reid else COLUMNS
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in rows:
-        cells = _cells(row, reid, lambda s: s + "\u2020")
         klass = ' class="flag"' if row.flagged else ""
-        body.append(f"<tr{klass}>" + "".join(
-            f"<td><em>{html.escape(c[:-1])}</em>*</td>" if c.endswith("\u2020") else f"<td>{html.escape(c)}</td>"
-            for c in cells) + "</tr>")
+        body.append(f"<tr{klass}>" + "".join(_html_cell(c) for c in _cells(row, reid)) + "</tr>")
     style = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
              "th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}"
              "th:nth-child(-n+3),td:nth-child(-n+3),td:last-child{text-align:left}tr.flag td{background:#fee}"
              "caption{caption-side:bottom;text-align:left;color:#555;padding-top:8px;max-width:60em}")
+    below = "".join(f"<p>{html.escape(line)}</p>" for line in (legend(rows), caption(rows, dataset), *notes))
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody><caption>{html.escape(caption(rows, dataset))}</caption></table>"
+            f"<tbody>{''.join(body)}</tbody><caption>{below}</caption></table>"
             "</body></html>\n")

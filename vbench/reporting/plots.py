@@ -2,7 +2,10 @@
 
 Matplotlib with the Agg backend (no display needed). One point per model and setting;
 bubble area grows with params; one colour per method family; filled markers for accuracy
-vbench measured, hollow ones for accuracy a paper reported; each label at the nearest free
+vbench measured, hollow ones for accuracy a paper reported; the marker's shape is the
+status of the point's least trusted figure (``STATUS_MARKERS``: a circle when measured or
+verified in the source, a square, triangle or diamond when read in a secondary source,
+unverified or derived), with a legend entry per shape; each label at the nearest free
 spot around its point, inside the axes (a leader line where it had to move away).
 """
 
@@ -17,6 +20,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
@@ -24,6 +28,16 @@ from matplotlib.transforms import Bbox  # noqa: E402
 from vbench.reporting.comparison import ComparisonRow  # noqa: E402
 
 PALETTE = plt.get_cmap("tab10").colors
+# Least trusted first wins: a point is as trustworthy as the weaker of its two figures.
+STATUS_ORDER = ("measured", "verified", "secondary", "unverified", "derived")
+STATUS_MARKERS = {"measured": "o", "verified": "o", "secondary": "s", "unverified": "^", "derived": "D"}
+STATUS_LEGEND = {"o": "measured, or verified in the source", "s": "secondary source", "^": "unverified",
+                 "D": "derived (not printed)"}
+
+
+def point_status(*statuses: str | None) -> str:
+    """The weaker of a point's figure statuses (None: a figure vbench measured)."""
+    return max((s or "measured" for s in statuses), key=STATUS_ORDER.index)
 
 
 def _family_colours(rows: Iterable[ComparisonRow]) -> dict[str, tuple]:
@@ -161,13 +175,26 @@ def labels_overlap(fig: Figure, texts: list) -> bool:
     return any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
 
 
+def _legend(ax, colours: dict[str, tuple], shapes: set[str]) -> None:
+    """One legend: a colour per family (hollow = reported accuracy), then a shape per status shown."""
+    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=c, markeredgecolor=c, markersize=6,
+                      label=f) for f, c in colours.items()]
+    if shapes - {"o"}:
+        handles += [Line2D([], [], marker=m, linestyle="", markerfacecolor="none", markeredgecolor="0.3",
+                           markersize=6, label=STATUS_LEGEND[m]) for m in STATUS_LEGEND if m in shapes]
+    ax.legend(handles=handles, fontsize=7, loc="lower right", title="family (hollow: reported); status",
+              title_fontsize=7)
+
+
 def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None, *, log_x: bool,
-             highlight: set[str], metric: str) -> Figure:
+             highlight: set[str], metric: str, x_status=lambda row: None) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
     colours = _family_colours(rows)
     points, weights = [], []
     rows = [r for r in rows if x_of(r) is not None and getattr(r, metric) is not None]
+    colours = {f: c for f, c in colours.items() if any((r.family or r.method) == f for r in rows)}
     point_labels = _labels(rows)
+    shapes = set()
     for row in rows:
         y = getattr(row, metric)
         x = x_of(row)
@@ -175,10 +202,12 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
         measured = row.accuracy_source == "measured"
         marked = row.model in highlight or row.method in highlight
         size = 30 + 12 * (row.params_m or 10)
-        ax.scatter([x], [y], s=size, marker="*" if marked else "o", alpha=0.8,
+        status = point_status(row.status(metric), x_status(row))
+        shapes.add(STATUS_MARKERS[status])
+        ax.scatter([x], [y], s=size, marker="*" if marked else STATUS_MARKERS[status], alpha=0.8,
                    facecolors=colour if measured else "none", edgecolors="black" if marked else colour,
                    linewidths=2.0 if marked else 1.5, zorder=3, label=row.family or row.method,
-                   gid=f"{row.model or row.method}|{'measured' if measured else 'reported'}")
+                   gid=f"{row.model or row.method}|{'measured' if measured else 'reported'}|{status}")
         points.append((x, y, size ** 0.5 / 2))  # marker radius in points (s is an area in points^2)
         weights.append("bold" if marked else "normal")
     if log_x:
@@ -194,11 +223,8 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
     ax.set_ylabel({"top1": "Top-1 accuracy (%)", "map": "mAP (%)", "rank1": "Rank-1 (%)"}.get(metric, metric))
     ax.set_title(f"{dataset or 'all datasets'}: {ax.get_ylabel()} vs {x_label.split(' (')[0]}")
     ax.grid(True, alpha=0.3, which="both")
-    handles, labels = ax.get_legend_handles_labels()
-    unique = {label: handle for handle, label in zip(handles, labels)}
-    if unique:
-        ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right", title="family (hollow: reported)",
-                  title_fontsize=8, markerscale=0.5)
+    if rows:
+        _legend(ax, colours, shapes)
     fig.tight_layout()
     place_labels(ax, points, point_labels, weights=weights)
     return fig
@@ -214,7 +240,8 @@ def accuracy_vs_gflops(rows: list[ComparisonRow], dataset: str | None = None, *,
         return row.gflops * (row.num_views or 1) if total_views else row.gflops
 
     label = "GFLOPs per video (x views)" if total_views else "GFLOPs per view (multiply-accumulates)"
-    return _scatter(rows, x_of, label, dataset, log_x=log_x, highlight=set(highlight), metric=metric)
+    return _scatter(rows, x_of, label, dataset, log_x=log_x, highlight=set(highlight), metric=metric,
+                    x_status=lambda row: row.status("gflops"))
 
 
 def accuracy_vs_latency(rows: list[ComparisonRow], dataset: str | None = None, *, log_x: bool = False,

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from vbench.errors import VbenchError
 from vbench.reporting import formats as fmt
-from vbench.reporting.comparison import ComparisonRow, build_comparison, dataset_code, sort_rows
+from vbench.reporting.comparison import (
+    ComparisonRow, build_comparison, dataset_code, random_weight_records, sort_rows,
+)
 from vbench.results import atomic_write_text, load_records
 
 FORMATS = {"md": ("md", fmt.to_markdown), "csv": ("csv", None), "latex": ("tex", fmt.to_latex),
@@ -26,6 +28,15 @@ def load_results(results: Path) -> tuple[list[dict], list[dict]]:
     profile = load_records(results / "profile.json")
     evals = load_records(results / "eval.json") + load_records(results / "train.json")
     return profile, evals
+
+
+def report_notes(evals: list[dict], dataset: str | None, models: list[str] | None = None) -> list[str]:
+    """Lines a report adds under its table: what it left out and why."""
+    random = random_weight_records(evals, dataset, models) if dataset else 0
+    if not random:
+        return []
+    return [f"{random} eval record{'s' if random > 1 else ''} with random weights (no checkpoint) "
+            f"{'were' if random > 1 else 'was'} left out: such accuracy is not the model's."]
 
 
 def _stem(out: Path, name: str, dataset: str | None) -> Path:
@@ -49,9 +60,10 @@ def write_report(results: Path, out: Path | None = None, *, dataset: str | None 
     out = out or results
     stem = _stem(out, "report", dataset)
     paths = []
+    notes = report_notes(evals, dataset, models)
     for name in formats:
         suffix, render = FORMATS[name]
-        text = fmt.to_csv(rows) if name == "csv" else render(rows, dataset_code(dataset))
+        text = fmt.to_csv(rows) if name == "csv" else render(rows, dataset_code(dataset), notes=notes)
         path = stem.with_suffix(f".{suffix}")
         atomic_write_text(path, text)
         paths.append(path)

@@ -1,21 +1,42 @@
-"""The reported-numbers table: the papers' own figures, each with its source.
+"""The reported-numbers table: the papers' own figures, each with its source and status.
 
 Shipped inside the package as one CSV file a paper (``reporting/reported/*.csv``), all
 with the columns of ``COLUMNS``. Figures are kept as printed (strings), so the number of
 printed digits is known and a check allows the printed figure's rounding.
 
+``status`` says how far each figure can be trusted, so that no report shows a recalled or
+computed number as if it had been read in print:
+
+==========  ===================================================================
+verified    read in the source named by ``source`` (paper table, official README or code)
+secondary   read in another page that quotes the source (PapersWithCode, an issue thread)
+unverified  not read in any source here (e.g. as vbench's methods page lists it)
+derived     not printed as such: computed by vbench from printed figures (twice the
+            8-frame figure, an ensemble's sum) or attached to a setting vbench inferred
+==========  ===================================================================
+
+``status`` applies to every figure of the row unless ``figure_status`` overrides one:
+``gflops=derived; top5=unverified`` (figures: params_m, gflops, top1, top5, map, rank1).
+
 A row with ``check = yes`` is a setting vbench's model is built to match: tests build
 the model at that row's frames, input size and classes and hold its params and GFLOPs
-to the row (``audit_row``). Where a paper and its official code disagree, both rows are
-kept; the one vbench follows has ``check = yes`` and the ``note`` of each says why.
+to the row (``audit_row``). Only figures whose status is verified or secondary count as
+checked against print; the tests compare the others under their own label. Where a
+paper and its official code disagree, both rows are kept; the one vbench follows has
+``check = yes`` and the ``note`` of each says why.
 
 ``flops_counting`` says how the source counted, so the audit measures the same thing:
 
 =============  ===================================================================
 macs           multiply-accumulates of every op (vbench's ``gflops``: fvcore + handles, BN included)
 macs-no-bn     the same without BatchNorm
-conv-fc        convolutions and fully connected layers only (e.g. the VMZ model zoo)
+conv-fc        convolutions and fully connected layers only
+unstated       the source does not say: the audit measures all three conventions, passes
+               when any one is within tolerance and says "convention not stated"
 =============  ===================================================================
+
+An explicit convention is used only where the source states it (the note says where,
+e.g. ECA-Net's README script, TAda's get_model_stats).
 
 ``units``: ``decimal`` (M = 1e6, G = 1e9) or ``binary`` (M = 2^20, G = 2^30; e.g. the
 ECA-Net README, whose script divides thop counts by powers of two).
@@ -34,10 +55,13 @@ from vbench.errors import VbenchError
 COLUMNS = (
     "key", "method", "backbone", "pretrain", "frames", "input_size", "views", "num_classes",
     "params_m", "gflops", "flops_counting", "units", "dataset", "top1", "top5", "map", "rank1",
-    "source", "table", "status", "check", "reconstruction", "note",
+    "source", "table", "status", "figure_status", "check", "reconstruction", "note",
 )
-STATUSES = ("verified", "secondary", "unverified")
-FLOPS_COUNTING = ("macs", "macs-no-bn", "conv-fc")
+STATUSES = ("verified", "secondary", "unverified", "derived")
+PRINTED = ("verified", "secondary")  # statuses of a figure read in print
+CONVENTIONS = ("macs", "macs-no-bn", "conv-fc")
+FLOPS_COUNTING = (*CONVENTIONS, "unstated")
+FIGURES = ("params_m", "gflops", "top1", "top5", "map", "rank1")
 UNITS = ("decimal", "binary")
 
 
@@ -65,6 +89,7 @@ class ReportedRow:
     source: str
     table: str
     status: str
+    figure_status: str
     check: str
     reconstruction: str
     note: str
@@ -81,6 +106,19 @@ class ReportedRow:
             return None
         h, _, w = self.input_size.partition("x")
         return int(h), int(w or h)
+
+    def overrides(self) -> dict[str, str]:
+        """``figure_status`` as {figure: status}; malformed parts are left to validate_row."""
+        pairs = (part.partition("=") for part in self.figure_status.split(";") if part.strip())
+        return {name.strip(): status.strip() for name, _, status in pairs}
+
+    def status_of(self, figure: str) -> str:
+        """The status of one figure: its override, else the row's."""
+        return self.overrides().get(figure, self.status)
+
+    def printed(self, figure: str) -> bool:
+        """Whether a figure was read in print (verified or secondary), so may be audited as printed."""
+        return self.status_of(figure) in PRINTED
 
     def value(self, column: str) -> float | None:
         text = getattr(self, column)
@@ -124,6 +162,11 @@ class Audit:
     reported: float
     measured: float
     tolerance: float
+    by_convention: dict[str, float] | None = None  # GFLOPs under each convention when the source states none
+
+    @property
+    def status(self) -> str:
+        return self.row.status_of(self.quantity)
 
     @property
     def difference(self) -> float:
@@ -135,7 +178,17 @@ class Audit:
 
     @property
     def ok(self) -> bool:
-        return abs(self.difference) <= self.tolerance + 1e-12
+        values = self.by_convention.values() if self.by_convention else (self.measured,)
+        return any(abs(v - self.reported) <= self.tolerance + 1e-12 for v in values)
+
+    def describe(self) -> str:
+        """One line: the measured figure (under each convention when none is stated) against the printed one."""
+        head = f"{self.quantity} vs {self.row.gflops if self.quantity == 'gflops' else self.row.params_m} ({self.status})"
+        if not self.by_convention:
+            return f"{head}: measured {self.measured:.4g} ({100 * self.relative:+.1f}%)"
+        each = ", ".join(f"{name} {value:.4g} ({100 * (value - self.reported) / self.reported:+.1f}%)"
+                         for name, value in self.by_convention.items())
+        return f"{head}, convention not stated: {each}"
 
 
 def _measured_gflops(flops, counting: str) -> float:
@@ -148,8 +201,12 @@ def _measured_gflops(flops, counting: str) -> float:
     raise VbenchError(f"unknown flops_counting '{counting}'")
 
 
-def audit_row(row: ReportedRow) -> list[Audit]:
-    """Build the row's model at the row's setting and compare its params and GFLOPs."""
+def audit_row(row: ReportedRow, quantities: tuple[str, ...] = ("params_m", "gflops")) -> list[Audit]:
+    """Build the row's model at the row's setting and compare its params and/or GFLOPs.
+
+    With ``flops_counting = unstated`` the GFLOPs audit carries the measured figure under
+    each convention and passes when any one is within tolerance.
+    """
     import torch
 
     from vbench.models import create_model, model_info
@@ -162,14 +219,20 @@ def audit_row(row: ReportedRow) -> list[Audit]:
     model = create_model(row.key, num_classes=classes, num_frames=frames).eval()
     unit_m, unit_g = (2 ** 20, 2 ** 30) if row.units == "binary" else (1e6, 1e9)
     audits = []
-    if row.params_m not in ("", "-"):
+    if "params_m" in quantities and row.params_m not in ("", "-"):
         measured = count_params(model) / unit_m
         audits.append(Audit(row, "params_m", float(row.params_m), measured, printed_tolerance(row.params_m)))
-    if row.gflops not in ("", "-"):
+    if "gflops" in quantities and row.gflops not in ("", "-"):
         x = torch.randn(info.input_shape(1, frames, row.size))
         flops = count_flops(model, x, audit=False)
-        measured = _measured_gflops(flops, row.flops_counting or "macs") * 1e9 / unit_g
-        audits.append(Audit(row, "gflops", float(row.gflops), measured, printed_tolerance(row.gflops)))
+        scale = 1e9 / unit_g
+        if row.flops_counting == "unstated":
+            each = {name: _measured_gflops(flops, name) * scale for name in CONVENTIONS}
+            closest = min(each.values(), key=lambda v: abs(v - float(row.gflops)))
+            audits.append(Audit(row, "gflops", float(row.gflops), closest, printed_tolerance(row.gflops), each))
+        else:
+            measured = _measured_gflops(flops, row.flops_counting or "macs") * scale
+            audits.append(Audit(row, "gflops", float(row.gflops), measured, printed_tolerance(row.gflops)))
     return audits
 
 
@@ -181,6 +244,10 @@ def validate_row(row: ReportedRow) -> list[str]:
         problems.append(f"{where}: method and source are required")
     if row.status not in STATUSES:
         problems.append(f"{where}: status must be one of {STATUSES}, got '{row.status}'")
+    for figure, status in row.overrides().items():
+        if figure not in FIGURES or status not in STATUSES:
+            problems.append(f"{where}: figure_status must be 'figure=status; ...' with figures {FIGURES} "
+                            f"and statuses {STATUSES}, got '{row.figure_status}'")
     if row.check not in ("yes", "no"):
         problems.append(f"{where}: check must be yes or no, got '{row.check}'")
     if row.reconstruction not in ("yes", "no"):
