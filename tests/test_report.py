@@ -19,13 +19,14 @@ def profile_record(model, frames=8, size="224x224", batch=1, params=24.3276, gfl
             "batch_size": batch, "num_classes": classes, "params_m": params, "gflops": gflops,
             "gflops_without_bn": gflops - 0.2, "gflops_by_op": by_op or {"conv": gflops - 0.21, "linear": 0.0066},
             "latency_ms": latency, "latency_iqr_ms": 5.0, "throughput": throughput, "status": "ok",
-            "device": "cpu", "device_name": "Test CPU (2 threads)", "depth": 50, "reconstruction": False}
+            "device": "cpu", "device_name": "Test CPU (2 threads)", "depth": 50, "reconstruction": False,
+            "fingerprint": "test"}
 
 
 def eval_record(model, dataset="sthv1", top1=40.0, top5=70.0, frames=8):
     return {"run_id": f"{model}-{dataset}", "model": model, "method": model.split("_")[0].upper(),
             "dataset": dataset, "frames": frames, "size": "224x224", "views": "1x1", "top1": top1, "top5": top5,
-            "videos": 100, "status": "ok", "protocol": "tsm-sthv1"}
+            "videos": 100, "status": "ok", "protocol": "tsm-sthv1", "fingerprint": "test"}
 
 
 @pytest.fixture
@@ -246,3 +247,22 @@ def test_every_format_carries_each_figures_status(results, tmp_path):
     assert (tsm8["top1_status"], tsm8["top5_status"], tsm8["params_status"]) == ("secondary", "unverified", "measured")
     tea16 = next(r for r in table if r["model"] == "tea_r50" and r["top1"] == "51.9")
     assert (tea16["gflops_status"], tea16["top1_status"]) == ("derived", "unverified")
+
+
+def test_unstable_dirty_and_legacy_measurements_are_marked_and_named(tmp_path):
+    legacy = {k: v for k, v in profile_record("tea_r50").items() if k != "fingerprint"}
+    records = [{**profile_record("tsm_r50"), "latency_stable": False, "dirty": True},
+               {**profile_record("tsn_r50"), "latency_stable": True, "dirty": False},
+               {**legacy, "git_rev": "abc+dirty"}]  # a record from before fingerprints
+    (tmp_path / "profile.json").write_text(json.dumps(records))
+    rows, paths = write_report(tmp_path, formats=("md", "csv", "latex", "html"))
+    markdown = (tmp_path / "report.md").read_text()
+    by_model = {line.split(" | ")[1]: line for line in markdown.splitlines() if line.startswith("| ")}
+    assert "500.0!" in by_model["tsm_r50\u00a7"] and "500.0!" not in by_model["tsn_r50"]
+    assert "tea_r50\u00a7" in by_model  # legacy, and dirty by its revision
+    assert "! latency unstable (IQR above 10% of the median, even measured a second time): tsm_r50" in markdown
+    assert "(dirty): tea_r50, tsm_r50." in markdown and "legacy records" in markdown and "): tea_r50." in markdown
+    assert "latency unstable" in (tmp_path / "report.tex").read_text()
+    assert "latency unstable" in (tmp_path / "report.html").read_text()
+    header, *lines = (tmp_path / "report.csv").read_text().splitlines()
+    assert {"latency_stable", "dirty", "legacy"} <= set(header.split(","))

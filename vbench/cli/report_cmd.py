@@ -51,7 +51,7 @@ def report_command(
     reid = _is_reid(rows)
     table = Table(title="vbench report" + (f": {dataset}" if dataset else ""), title_justify="left",
                   caption=" ".join([legend(rows), caption(rows, dataset),
-                                    *report_notes(load_results(results)[1], dataset, _split(models))]))
+                                    *report_notes(rows, load_results(results)[1], dataset, _split(models))]))
     for column in REID_COLUMNS if reid else COLUMNS:
         table.add_column(column, overflow="fold")
     for row in rows:

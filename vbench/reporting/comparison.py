@@ -93,6 +93,9 @@ class ComparisonRow:
     reconstruction: bool = False
     audit: list[str] = field(default_factory=list)
     flagged: bool = False
+    latency_stable: bool | None = None  # False: the latency broke the stability rule, even re-measured
+    dirty: bool = False  # a measured figure comes from a source tree with uncommitted changes
+    legacy: bool = False  # a measured figure comes from a record made before fingerprints
 
     def status(self, figure: str) -> str | None:
         """The status of a shown figure ("params_m", "gflops", "top1"...); None when it is not shown."""
@@ -228,6 +231,9 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
         row.gflops, row.gflops_source, row.gflops_status = record.get("gflops"), "measured", "measured"
         row.num_classes = record.get("num_classes")
         row.latency_ms, row.latency_iqr_ms = record.get("latency_ms"), record.get("latency_iqr_ms")
+        row.latency_stable = record.get("latency_stable")
+        row.dirty = row.dirty or bool(record.get("dirty"))
+        row.legacy = row.legacy or bool(record.get("legacy"))
         throughput = record.get("_max_throughput")
         if throughput:
             row.throughput, row.batch_size = throughput
@@ -283,6 +289,7 @@ def build_comparison(
                             frames=record.get("frames"), size=record.get("size", ""), views=record.get("views", ""),
                             dataset=code, top1=record.get("top1"), top5=record.get("top5"), map=record.get("map"),
                             rank1=record.get("rank1"), accuracy_source="measured", num_classes=classes,
+                            dirty=bool(record.get("dirty")), legacy=bool(record.get("legacy")),
                             **{f"{f}_status": "measured" for f in ("top1", "top5", "map", "rank1")},
                             source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
         rows.append(_with_efficiency(row, profiled, None))

@@ -31,6 +31,10 @@ MEANINGS = {"verified": "reported, verified in the source", "secondary": "report
 
 Mark = Callable[[str, str], str]  # (cell text, status) -> marked text
 
+# Marks of measured figures whose provenance a reader must weigh (explained by notes).
+UNSTABLE_MARK = "!"
+PROVENANCE_MARK = "\u00a7"
+
 
 def _is_reid(rows: list[ComparisonRow]) -> bool:
     return any(r.map is not None or r.rank1 is not None for r in rows) and not any(r.top1 is not None for r in rows)
@@ -58,13 +62,36 @@ def _cells(row: ComparisonRow, reid: bool, mark: Mark = text_mark) -> list[str]:
     first, second = ("map", "rank1") if reid else ("top1", "top5")
     accuracy = [mark(_fmt(getattr(row, f), 1), row.status(f)) for f in (first, second)]
     latency = "-" if row.latency_ms is None else f"{row.latency_ms:.1f}"
+    if row.latency_stable is False and latency != "-":
+        latency += UNSTABLE_MARK
     throughput = "-" if row.throughput is None else f"{row.throughput:.1f} (b{row.batch_size})"
     method = row.method + (" (reconstruction)" if row.reconstruction else "")
     audit = "; ".join(a.split(" [")[0] for a in row.audit) if row.audit else ""
     if row.flagged:
         audit = "FLAG: " + audit
-    return [method, row.model or "-", row.backbone or "-", str(row.frames or "-"), gflops, params, latency,
+    model = (row.model or "-") + (PROVENANCE_MARK if row.dirty or row.legacy else "")
+    return [method, model, row.backbone or "-", str(row.frames or "-"), gflops, params, latency,
             throughput, *accuracy, audit or "-"]
+
+
+def provenance_notes(rows: list[ComparisonRow]) -> list[str]:
+    """Lines under a table naming the measured rows a reader must weigh, and why."""
+    def names(selected) -> str:
+        return ", ".join(sorted({r.model or r.method for r in selected}))
+
+    notes = []
+    unstable = [r for r in rows if r.latency_stable is False and r.latency_ms is not None]
+    if unstable:
+        notes.append(f"{UNSTABLE_MARK} latency unstable (IQR above 10% of the median, even measured a second time): "
+                     f"{names(unstable)}; the machine was busy, measure again on a quiet one.")
+    dirty = [r for r in rows if r.dirty]
+    if dirty:
+        notes.append(f"{PROVENANCE_MARK} measured from a source tree with uncommitted changes (dirty): {names(dirty)}.")
+    legacy = [r for r in rows if r.legacy]
+    if legacy:
+        notes.append(f"{PROVENANCE_MARK} legacy records (made before vbench stored fingerprints; their time and "
+                     f"revision may be a later resume's): {names(legacy)}.")
+    return notes
 
 
 def statuses_shown(rows: Iterable[ComparisonRow]) -> list[str]:

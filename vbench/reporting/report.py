@@ -30,13 +30,16 @@ def load_results(results: Path) -> tuple[list[dict], list[dict]]:
     return profile, evals
 
 
-def report_notes(evals: list[dict], dataset: str | None, models: list[str] | None = None) -> list[str]:
-    """Lines a report adds under its table: what it left out and why."""
+def report_notes(rows: list[ComparisonRow], evals: list[dict], dataset: str | None,
+                 models: list[str] | None = None) -> list[str]:
+    """Lines a report adds under its table: rows whose measurement a reader must weigh
+    (unstable latency, dirty tree, legacy record), and what it left out and why."""
+    notes = fmt.provenance_notes(rows)
     random = random_weight_records(evals, dataset, models) if dataset else 0
-    if not random:
-        return []
-    return [f"{random} eval record{'s' if random > 1 else ''} with random weights (no checkpoint) "
-            f"{'were' if random > 1 else 'was'} left out: such accuracy is not the model's."]
+    if random:
+        notes.append(f"{random} eval record{'s' if random > 1 else ''} with random weights (no checkpoint) "
+                     f"{'were' if random > 1 else 'was'} left out: such accuracy is not the model's.")
+    return notes
 
 
 def _stem(out: Path, name: str, dataset: str | None) -> Path:
@@ -60,7 +63,7 @@ def write_report(results: Path, out: Path | None = None, *, dataset: str | None 
     out = out or results
     stem = _stem(out, "report", dataset)
     paths = []
-    notes = report_notes(evals, dataset, models)
+    notes = report_notes(rows, evals, dataset, models)
     for name in formats:
         suffix, render = FORMATS[name]
         text = fmt.to_csv(rows) if name == "csv" else render(rows, dataset_code(dataset), notes=notes)
