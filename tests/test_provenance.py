@@ -94,7 +94,7 @@ def test_profile_resume_measures_a_changed_model_again_and_says_why(tmp_path, mo
 
 def test_unstable_latency_is_marked_and_measured_again_at_the_end(tmp_path, monkeypatch):
     from vbench.profiling import timing
-    from vbench.profiling.tables import profile_markdown
+    from vbench.profiling.records import profile_markdown
 
     calls = []
 
@@ -191,7 +191,7 @@ def test_an_eval_of_a_changed_model_starts_over_with_the_reason(tmp_path, monkey
 
 
 def test_records_made_before_fingerprints_read_as_legacy_with_a_boolean_dirty(tmp_path):
-    from vbench.profiling.tables import profile_markdown
+    from vbench.profiling.records import profile_markdown
     from vbench.results import load_records
 
     old = {"model": "tsn_r50", "git_rev": "91f4f4a351d6+dirty", "time": "2026-11-26T02:17:00+00:00",

@@ -47,8 +47,8 @@ def profile_command(
     verbose: bool = typer.Option(False, "--verbose", help="Also show where the run's time went, model by model."),
 ) -> None:
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
-    from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names, unstable_records
-    from vbench.profiling.tables import legend_for, phase_rows, profile_rows
+    from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names
+    from vbench.profiling.records import FLOPS_CONVENTION, legend_for, phase_rows, profile_rows, unstable_records
 
     if not model and not all_models:
         raise VbenchError("name the models to profile with -m NAME (repeatable), or use --all")
@@ -91,8 +91,7 @@ def profile_command(
         shown = [i for i, c in enumerate(columns) if c not in ("Device", "Precision")]
         devices = sorted({f"{r.get('device_name') or r['device']}, {r['precision']}" for r in records})
         table = Table(title=f"vbench profile on {'; '.join(devices)}", title_justify="left",
-                      caption="GFLOPs = multiply-accumulates per view (fvcore + vbench handles, BN included). "
-                              "Latency: median (IQR) per batch. " + legend_for(records))
+                      caption=f"{FLOPS_CONVENTION}. Latency: median (IQR) per batch. {legend_for(records)}")
         for i in shown:
             table.add_column(columns[i], no_wrap=i == 0, overflow="fold")
         for row in rows:

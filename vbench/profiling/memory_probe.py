@@ -37,7 +37,7 @@ def main(request: dict) -> dict:
     import torch
 
     from vbench.models.registry import list_models
-    from vbench.profiling.runner import build_for_measurement
+    from vbench.profiling.execution import build_for_measurement
 
     torch.set_num_threads(request.get("threads") or torch.get_num_threads())
     list_models()  # importing the model files (and torchvision's models) is code, not the model's memory

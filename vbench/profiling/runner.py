@@ -25,23 +25,17 @@ from typing import Any
 
 import torch
 
-from vbench.environment import provenance
 from vbench.errors import VbenchError
 from vbench.fingerprint import code_sources, digest, explain, fingerprint, model_parts
 from vbench.models.registry import create_model, list_models, model_info, resolve_depth
-from vbench.profiling.device import device_name, resolve_device, resolve_precision, synchronize
+from vbench.profiling.device import resolve_device, resolve_precision
+from vbench.profiling.execution import build_for_measurement
 from vbench.profiling.flops import count_flops
 from vbench.profiling.params import count_params
+from vbench.profiling.records import RECORD_KEY, STABILITY_RULE, base_record, record_key, unstable_records
 from vbench.results import DEFAULT_OUT, RecordStore
 
 METRICS = ("params", "flops", "latency", "memory")
-RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", "precision",
-              "channels_last", "compile")
-FLOPS_CONVENTION = ("GFLOPs = multiply-accumulates (fvcore + vbench handles), per view (one clip, batch 1), "
-                    "BatchNorm included; elementwise ops counted apart")
-STABILITY_RULE = "stable when the latency IQR is at most 10% of its median"
-
-
 @dataclass
 class ProfileSettings:
     """One setting for every model; ``None`` means each model's own default."""
@@ -107,58 +101,6 @@ def measurement_request(name: str, settings: ProfileSettings, batch: int, device
     }
 
 
-def _record_key(request: dict) -> dict:
-    """The fields of a record that identify it, from a measurement request."""
-    h, w = request["size"]
-    return {**{k: request[k] for k in RECORD_KEY if k != "size"}, "size": f"{h}x{w}"}
-
-
-def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
-    for p in model.parameters():
-        if p.dim() == 4:
-            p.data = p.data.contiguous(memory_format=torch.channels_last)
-        elif p.dim() == 5:
-            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
-    return model
-
-
-def build_for_measurement(request: dict, device: torch.device, model: torch.nn.Module | None = None):
-    """Model (eval, on device), a random input batch, and ``run()`` doing one forward pass."""
-    if model is None:
-        model = create_model(request["model"], num_classes=request["num_classes"], num_frames=request["frames"])
-    model = model.eval().to(device)
-    if request["channels_last"]:
-        model = _channels_last(model)
-    runnable = torch.compile(model) if request.get("compile") else model
-    info = model_info(request["model"])
-    shape = info.input_shape(request["batch_size"], request["frames"], tuple(request["size"]))
-    inputs = torch.randn(shape, device=device)
-    dtype = resolve_precision(request["precision"])
-    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
-
-    def run():
-        with torch.inference_mode(), autocast():
-            out = runnable(inputs)
-        synchronize(device)
-        return out
-
-    return model, inputs, run
-
-
-def execution_of(request: dict, device: torch.device) -> list[str]:
-    """What the timed forward pass does, in words a record keeps (so a reader knows how
-    a figure was made, not only which flags were asked for)."""
-    steps = ["model.eval()", "torch.inference_mode()"]
-    if request["precision"] != "fp32":
-        steps.append(f"torch.autocast({device.type}, dtype={str(resolve_precision(request['precision']))[6:]}) "
-                     "around the forward pass; weights kept in fp32")
-    if request["channels_last"]:
-        steps.append("4D parameters in channels_last, 5D in channels_last_3d")
-    if request.get("compile"):
-        steps.append("torch.compile(model) with its default backend (inductor); compiled during warm-up")
-    return steps
-
-
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
@@ -192,30 +134,6 @@ class _ModelCosts:
             x = torch.randn(info.input_shape(1, request["frames"], tuple(request["size"])))
             with phases("flops"):
                 self.flops = count_flops(model.cpu().eval(), x)
-
-
-def _base_record(request: dict, settings: ProfileSettings, device: torch.device, notes: list[str]) -> dict:
-    info = model_info(request["model"])
-    h, w = request["size"]
-    return {
-        "model": request["model"], "method": info.method, "family": info.family, "input": info.input,
-        "frames": request["frames"], "size": f"{h}x{w}", "batch_size": request["batch_size"],
-        "num_classes": request["num_classes"], "depth": info.depth,
-        "input_shape": list(info.input_shape(request["batch_size"], request["frames"], (h, w))),
-        "params_m": None, "gflops": None, "gflops_without_bn": None, "gflops_by_op": None,
-        "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None,
-        "flops_convention": FLOPS_CONVENTION,
-        "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
-        "latency_stable": None, "stability_rule": None, "machine_load": None, "first_latency": None,
-        "throughput": None, "achieved_gflops_per_s": None, "device_peak_gflops_per_s": None, "peak_fraction": None,
-        "peak_memory_mb": None, "memory_method": None,
-        "device": device.type, "device_name": device_name(device), "precision": request["precision"],
-        "channels_last": request["channels_last"], "compile": request["compile"],
-        "execution": execution_of(request, device), "threads": torch.get_num_threads(),
-        "reported_key": info.reported_key,
-        "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
-        "fingerprint": None, "fingerprint_parts": None, "phase_s": None, **provenance(),
-    }
 
 
 def _fill_costs(record: dict, costs: _ModelCosts) -> None:
@@ -324,7 +242,7 @@ def profile(
     is measured; pass ``out_dir=None`` to keep them in memory only. ``on_note`` hears
     why a stored record is measured again and which latencies are re-measured.
     """
-    from vbench.profiling.tables import profile_markdown
+    from vbench.profiling.records import profile_markdown
 
     settings = settings or ProfileSettings()
     settings.validate()
@@ -345,7 +263,7 @@ def profile(
             build_error = error
         pending = []
         for request in requests:
-            done = store.get(_record_key(request)) if (store and resume) else None
+            done = store.get(record_key(request)) if (store and resume) else None
             if done is not None and done.get("status") == "ok" and model is not None:
                 why = explain(done, measurement_fingerprint(model, request, settings))
                 if why is None:
@@ -358,7 +276,7 @@ def profile(
         if on_start:
             on_start(name, len(pending))
         for request in pending:
-            record = _base_record(request, settings, device, notes)
+            record = base_record(request, device, notes)
             phases = Phases()
             try:
                 if model is None:
@@ -385,11 +303,6 @@ def profile(
         del model
     _remeasure_unstable(records, settings, device, store, tell)
     return records
-
-
-def unstable_records(records: Sequence[dict]) -> list[dict]:
-    """Records whose latency broke the stability rule (after any re-measurement)."""
-    return [r for r in records if r.get("latency_stable") is False]
 
 
 def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: torch.device,

@@ -1,8 +1,61 @@
-"""How profile records read as a table (Markdown file and terminal)."""
+"""The profile record: its key, its fields, the conventions its figures follow, and how
+records read as tables (Markdown file, terminal). The runner fills records; this module
+says what they are, so that rendering and the memory probe need not import the runner.
+"""
 
 from __future__ import annotations
 
-from vbench.profiling.runner import FLOPS_CONVENTION, STABILITY_RULE
+from collections.abc import Sequence
+
+import torch
+
+from vbench.environment import provenance
+from vbench.models.registry import model_info
+from vbench.profiling.device import device_name
+from vbench.profiling.execution import execution_of
+
+RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", "precision",
+              "channels_last", "compile")
+FLOPS_CONVENTION = ("GFLOPs = multiply-accumulates (fvcore + vbench handles), per view (one clip, batch 1), "
+                    "BatchNorm included; elementwise ops counted apart")
+STABILITY_RULE = "stable when the latency IQR is at most 10% of its median"
+
+
+def record_key(request: dict) -> dict:
+    """The fields of a record that identify it, from a measurement request."""
+    h, w = request["size"]
+    return {**{k: request[k] for k in RECORD_KEY if k != "size"}, "size": f"{h}x{w}"}
+
+
+def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
+    """A record with every field, the measured ones empty, and the run's provenance."""
+    info = model_info(request["model"])
+    h, w = request["size"]
+    return {
+        "model": request["model"], "method": info.method, "family": info.family, "input": info.input,
+        "frames": request["frames"], "size": f"{h}x{w}", "batch_size": request["batch_size"],
+        "num_classes": request["num_classes"], "depth": info.depth,
+        "input_shape": list(info.input_shape(request["batch_size"], request["frames"], (h, w))),
+        "params_m": None, "gflops": None, "gflops_without_bn": None, "gflops_by_op": None,
+        "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None,
+        "flops_convention": FLOPS_CONVENTION,
+        "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
+        "latency_stable": None, "stability_rule": None, "machine_load": None, "first_latency": None,
+        "throughput": None, "achieved_gflops_per_s": None, "device_peak_gflops_per_s": None, "peak_fraction": None,
+        "peak_memory_mb": None, "memory_method": None,
+        "device": device.type, "device_name": device_name(device), "precision": request["precision"],
+        "channels_last": request["channels_last"], "compile": request["compile"],
+        "execution": execution_of(request, device), "threads": torch.get_num_threads(),
+        "reported_key": info.reported_key,
+        "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
+        "fingerprint": None, "fingerprint_parts": None, "phase_s": None, **provenance(),
+    }
+
+
+def unstable_records(records: Sequence[dict]) -> list[dict]:
+    """Records whose latency broke the stability rule (after any re-measurement)."""
+    return [r for r in records if r.get("latency_stable") is False]
+
 
 UNSTABLE_MARK = "!"
 DIRTY_MARK = "*"
