@@ -139,3 +139,23 @@ def test_cpu_peak_memory_counts_the_model_not_the_import_of_model_files():
     request = measurement_request("tsn_r18", ProfileSettings(frames=1, size=(8, 8)), 1, torch.device("cpu"))
     mib = cpu_peak_memory(request).mib
     assert 44 < mib < 100
+
+
+def test_flop_counts_are_cached_under_the_model_and_input_and_give_the_same_figures(tmp_path, monkeypatch):
+    from vbench.profiling import cache
+
+    monkeypatch.setenv("VBENCH_CACHE", str(tmp_path / "cache"))
+    settings = ProfileSettings(metrics=("flops",), **FAST)
+    [counted] = profile(["tsm_r18"], settings, out_dir=None)
+    [reused] = profile(["tsm_r18"], settings, out_dir=None)
+    assert counted["flops_cached"] is False and reused["flops_cached"] is True
+    for key in ("gflops", "gflops_without_bn", "gflops_by_op", "elementwise_gops", "gflops_dispatch", "uncounted_ops"):
+        assert reused[key] == counted[key]
+    [other_input] = profile(["tsm_r18"], ProfileSettings(metrics=("flops",), **{**FAST, "frames": 4}), out_dir=None)
+    assert other_input["flops_cached"] is False and other_input["gflops"] > counted["gflops"]
+    real = cache.model_parts
+    monkeypatch.setattr(cache, "model_parts", lambda model: {**real(model), "model_code": "edited"})
+    [recounted] = profile(["tsm_r18"], settings, out_dir=None)
+    assert recounted["flops_cached"] is False and recounted["gflops"] == counted["gflops"]
+    [fresh] = profile(["tsm_r18"], ProfileSettings(metrics=("flops",), flop_cache=False, **FAST), out_dir=None)
+    assert fresh["flops_cached"] is False

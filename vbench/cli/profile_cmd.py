@@ -45,6 +45,8 @@ def profile_command(
     resume: bool = typer.Option(False, "--resume", help="Skip the records already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list on stdout, nothing else."),
     verbose: bool = typer.Option(False, "--verbose", help="Also show where the run's time went, model by model."),
+    flop_cache: bool = typer.Option(True, "--flop-cache/--no-flop-cache",
+                                    help="Reuse FLOP counts stored for the same model code, arguments and input."),
 ) -> None:
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
     from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names
@@ -58,6 +60,7 @@ def profile_command(
         frames=frames, size=parse_size(size), batch_sizes=tuple(batch_size), num_classes=num_classes,
         device=device, precision=precision, channels_last=channels_last, compile=compile_model, depth=depth,
         metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()), peak=peak, time_budget_s=time_budget,
+        flop_cache=flop_cache,
     )
     settings.validate()
     from vbench.profiling.device import resolve_device

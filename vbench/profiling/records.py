@@ -37,7 +37,7 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
         "num_classes": request["num_classes"], "depth": info.depth,
         "input_shape": list(info.input_shape(request["batch_size"], request["frames"], (h, w))),
         "params_m": None, "gflops": None, "gflops_without_bn": None, "gflops_by_op": None,
-        "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None,
+        "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None, "flops_cached": None,
         "flops_convention": FLOPS_CONVENTION,
         "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
         "latency_stable": None, "stability_rule": None, "machine_load": None, "first_latency": None,

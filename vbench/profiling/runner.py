@@ -53,6 +53,7 @@ class ProfileSettings:
     peak: bool = False
     time_budget_s: float = 10.0
     warmup: int = 3
+    flop_cache: bool = True  # reuse a stored count of the same model code, arguments and input
     notes: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -124,16 +125,25 @@ class Phases:
 class _ModelCosts:
     """Params and FLOPs of one model at one input, counted once for all batch sizes."""
 
-    def __init__(self, model: torch.nn.Module, request: dict, metrics: Sequence[str], phases: Phases):
+    def __init__(self, model: torch.nn.Module, request: dict, metrics: Sequence[str], phases: Phases,
+                 use_cache: bool = True):
         self.params_m = self.flops = None
         if "params" in metrics:
             with phases("params"):
                 self.params_m = count_params(model) / 1e6
+        self.flops_cached = False
         if "flops" in metrics:
-            info = model_info(request["model"])
-            x = torch.randn(info.input_shape(1, request["frames"], tuple(request["size"])))
+            from vbench.profiling.cache import flop_key, load_flops, save_flops
+
+            shape = model_info(request["model"]).input_shape(1, request["frames"], tuple(request["size"]))
             with phases("flops"):
-                self.flops = count_flops(model.cpu().eval(), x)
+                key = flop_key(model, shape) if use_cache else None
+                self.flops = load_flops(key) if key else None
+                self.flops_cached = self.flops is not None
+                if self.flops is None:
+                    self.flops = count_flops(model.cpu().eval(), torch.randn(shape))
+                    if key:
+                        save_flops(key, self.flops)
 
 
 def _fill_costs(record: dict, costs: _ModelCosts) -> None:
@@ -145,7 +155,7 @@ def _fill_costs(record: dict, costs: _ModelCosts) -> None:
             gflops_by_op={k: round(v / 1e9, 6) for k, v in f.by_operator.items()},
             elementwise_gops=_round(f.elementwise_ops / 1e9, 4),
             gflops_dispatch=_round(f.dispatch_macs / 1e9, 4) if f.dispatch_macs is not None else None,
-            uncounted_ops=f.uncounted,
+            uncounted_ops=f.uncounted, flops_cached=costs.flops_cached,
         )
 
 
@@ -283,7 +293,7 @@ def profile(
                     raise build_error
                 record.update(measurement_fingerprint(model, request, settings))
                 if costs is None:
-                    costs = _ModelCosts(model, request, settings.metrics, model_phases)
+                    costs = _ModelCosts(model, request, settings.metrics, model_phases, settings.flop_cache)
                 _fill_costs(record, costs)
                 if {"latency", "memory"} & set(settings.metrics):
                     _, _, run = build_for_measurement(request, device, model)
