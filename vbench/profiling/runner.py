@@ -162,7 +162,7 @@ def _fill_costs(record: dict, costs: _ModelCosts) -> None:
 def measurement_fingerprint(model: torch.nn.Module, request: dict, settings: ProfileSettings) -> dict:
     """What a profile record depends on: the model's code and arguments, vbench's
     measuring code, the input and the settings that shape the figures."""
-    chosen = {k: v for k, v in request.items()}
+    chosen = dict(request)
     chosen.update(metrics=sorted(settings.metrics), warmup=settings.warmup, time_budget_s=settings.time_budget_s,
                   peak=settings.peak)
     return fingerprint({**model_parts(model), "measuring_code": digest(code_sources("profiling")),
