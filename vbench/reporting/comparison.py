@@ -155,6 +155,7 @@ def _profile_index(profile_records: list[dict]) -> dict[tuple, dict]:
 
 
 def _with_efficiency(row: ComparisonRow, record: dict | None, reported: ReportedRow | None) -> ComparisonRow:
+    from vbench.errors import UnknownModelError
     from vbench.models.registry import model_info
 
     if record is not None:
@@ -176,8 +177,8 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
         try:
             info = model_info(row.model)
             row.family, row.reconstruction = info.family, row.reconstruction or info.reconstruction
-        except Exception:  # a model of records made by another vbench version
-            pass
+        except UnknownModelError:  # a model of records made by another vbench version
+            row.audit.append(f"model {row.model} is not in this vbench's registry: family unknown")
     return row
 
 
