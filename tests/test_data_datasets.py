@@ -108,6 +108,41 @@ def test_corrupt_video_is_skipped_counted_and_named(ucf_root, tmp_path):
     assert check_dataset("ucf101", root, 1, "test").unreadable == 1  # without --decode: the empty file only
 
 
+def test_a_sampling_or_transform_bug_stops_with_the_video_named_not_skipped(ucf_root, monkeypatch):
+    from vbench.data import transforms
+    from vbench.data.dataset import VideoFailure
+
+    ds = build_dataset("ucf101", ucf_root, split=1, subset="test", views=VIEW)
+    path = ucf_root / "UCF-101/HandstandPushups/v_HandStandPushups_g01_c01.avi"
+    monkeypatch.setattr(ds, "clip_indices", lambda index, num_frames, rng=None: [[0, num_frames]])
+    with pytest.raises(VideoFailure) as info:
+        ds[1]
+    assert str(info.value) == (f"video 'v_HandStandPushups_g01_c01' ({path}) failed outside decoding (IndexError: "
+                               "frame 20 of a 20-frame video): this is a bug in sampling or transforms, not a "
+                               "corrupt file; rerun with --debug for the traceback")
+    assert isinstance(info.value.__cause__, IndexError)
+    monkeypatch.undo()
+
+    def bad_views(*args, **kwargs):
+        raise ValueError("crop 80 > 64")
+
+    monkeypatch.setattr(transforms, "views_for_test", bad_views)
+    with pytest.raises(VideoFailure, match=r"^video 'v_YoYo_g01_c01' \(.*\) failed outside decoding \(ValueError: "
+                                           r"crop 80 > 64\): this is a bug"):
+        ds[2]
+
+
+def test_a_file_system_error_while_opening_is_an_unreadable_video(ucf_root):
+    ds = build_dataset("ucf101", ucf_root, split=1, subset="test", views=VIEW)
+
+    def no_permission(record):
+        raise PermissionError(13, "Permission denied", record.path)
+
+    ds.index.open_reader = no_permission
+    item = ds[0]
+    assert item["video"] is None and item["error"] == "cannot open: Permission denied"
+
+
 # ---------------------------------------------------------------- HMDB51
 def test_hmdb51_prefix_classes_trailing_spaces_and_odd_names(tmp_path):
     names = {"climb": ["Rock_climbing_(1)[x]!_climb_f_cm_np1_ri_med_0.avi", "b~@;#&+_climb_u_cm_np1_fr_bad_1.avi",

@@ -150,3 +150,34 @@ def test_optional_decoders_plug_in(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "decord", None)  # absent: one line saying how to install it
     with pytest.raises(Exception, match="pip install decord"):
         open_reader(VideoRecord("v", 0, str(path)), decoder="decord")
+
+
+def test_errors_while_decoding_are_decode_errors_and_bad_frame_indices_are_not(tmp_path, monkeypatch):
+    """A library's or the file system's error is the file's (DecodeError); an index outside the video is a bug."""
+    import sys
+    import types
+
+    class BrokenStream:
+        def __init__(self, path, seek_mode, dimension_order):
+            self.metadata = types.SimpleNamespace(num_frames=10)
+
+        def get_frames_at(self, indices):
+            raise RuntimeError("Could not decode packet at pts 3600")
+
+    package = types.ModuleType("torchcodec")
+    package.decoders = types.SimpleNamespace(VideoDecoder=BrokenStream)
+    monkeypatch.setitem(sys.modules, "torchcodec", package)
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", package.decoders)
+    path = write_video(tmp_path / "v.mp4", 6)
+    library = open_reader(VideoRecord("v", 0, str(path)), decoder="torchcodec")
+    with pytest.raises(DecodeError, match="^cannot decode: Could not decode packet at pts 3600$"):
+        library.get([1, 2])
+    with pytest.raises(IndexError, match="frame 10 of a 10-frame video"):
+        library.get([1, 10])
+    with pytest.raises(IndexError, match="frame -1 of a 6-frame video"):
+        PyAVReader(str(path)).get([-1, 2])
+    folder = open_reader(VideoRecord("f", 0, str(write_frames(tmp_path / "f", 5))))
+    with pytest.raises(IndexError, match="frame 5 of a 5-frame video"):
+        folder.get([0, 5])
+    with pytest.raises(DecodeError, match="^cannot open: No such file or directory$"):
+        PyAVReader(str(tmp_path / "gone.mp4"))

@@ -76,8 +76,9 @@ def oracle(monkeypatch):
 
 
 def settings(tree, model, tmp_path, **changes):
+    """The tree's 13 videos; its one broken file (7.7%) is accepted unless a test lowers max_unreadable."""
     base = dict(dataset="list", model=model, root=str(tree), frames=4, short_side=32, crop_size=32, workers=0,
-                out=str(tmp_path / "results"),
+                out=str(tmp_path / "results"), max_unreadable=0.1,
                 dataset_options={"test_list": "test.txt", "classes_file": "classes.txt"})
     return EvalSettings(**{**base, **changes})
 
@@ -91,7 +92,10 @@ def test_accuracy_from_known_scores_is_exact_and_the_corrupt_video_is_skipped(tr
     assert record["mean_class"] == pytest.approx((50 + 100 + 100 + 50 + 200 / 3 + 50) / 6, abs=1e-3)
     saved = json.loads((tmp_path / "results" / "eval.json").read_text())
     assert saved == [record]
+    assert record["weights"] == "random" and record["weights_seed"] == 0 and record["max_unreadable"] == 0.1
     folder = tmp_path / "results" / "eval" / record["scores_id"]
+    assert json.loads((folder / "skipped.json").read_text()) == [
+        {"id": "broken.avi", "error": record["skipped_examples"][0].split(": ", 1)[1]}]
     per_class = (folder / "per_class-softmax.csv").read_text().splitlines()
     assert per_class[0] == "class,index,videos,top1" and per_class[1].startswith("c0,0,2,50.0")
     confusion = (folder / "confusion-softmax.csv").read_text().splitlines()
@@ -116,6 +120,8 @@ def test_checkpoint_round_trip_gives_the_model_scores(tree, tmp_path):
     torch.save({"state_dict": model.state_dict()}, path)
     record = evaluate(settings(tree, "tsn_r18", tmp_path, checkpoint=str(path)))
     assert record["checkpoint_sha256"] and record["videos"] == 12
+    assert record["weights"] == "checkpoint" and record["weights_seed"] is None
+    assert not any("random weights" in note for note in record["notes"])
     items = {i["index"]: i for i in ScoreStore(tmp_path / "results" / "eval" / record["scores_id"]).load()}
     from vbench.data import build_dataset
 
@@ -155,7 +161,7 @@ def test_two_gloo_processes_give_the_single_process_numbers(tree, tmp_path):
     torch.nn.init.normal_(model.head.fc.weight)
     torch.save(model.state_dict(), tmp_path / "ckpt.pth")
     args = ["eval", "--dataset", "list", "-m", "tsn_r18", "--root", str(tree), "--frames", "4", "--scale-size",
-            "32", "--size", "32", "--checkpoint", str(tmp_path / "ckpt.pth"), "--workers", "0",
+            "32", "--size", "32", "--checkpoint", str(tmp_path / "ckpt.pth"), "--workers", "0", "--max-unreadable", "1",
             "--option", "test_list=test.txt", "--option", "classes_file=classes.txt", "--json"]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     single = subprocess.run([sys.executable, "-m", "vbench", *args, "--out", str(tmp_path / "one")], env=env,
@@ -215,3 +221,102 @@ def test_synthetic_eval_needs_no_data(tmp_path):
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["videos"] == 6 and record["dataset"] == "synthetic" and 0 <= record["top1"] <= 100
+
+
+# ---------------------------------------------------------------- failures are not skips
+def broken_transform(*args, **kwargs):
+    raise ValueError("crop of 40 pixels in a 32-pixel frame")
+
+
+TRANSFORM_BUG = ("failed outside decoding (ValueError: crop of 40 pixels in a 32-pixel frame): this is a bug in "
+                 "sampling or transforms, not a corrupt file; rerun with --debug for the traceback")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_transform_bug_stops_the_run_naming_the_video(tree, oracle, tmp_path, monkeypatch, workers):
+    from vbench.data import transforms
+    from vbench.data.dataset import VideoFailure
+
+    monkeypatch.setattr(transforms, "views_for_test", broken_transform)
+    with pytest.raises(VideoFailure) as info:
+        evaluate(settings(tree, oracle, tmp_path, workers=workers, max_unreadable=1))
+    assert str(info.value) == f"video 'v00.avi' ({tree / 'v00.avi'}) {TRANSFORM_BUG}"
+    assert (info.value.detail is not None) == (workers > 0)  # a worker's traceback, kept for --debug
+    assert not (tmp_path / "results" / "eval.json").exists()
+
+
+def test_the_cli_prints_a_transform_bug_in_one_line_and_its_traceback_under_debug(tree, oracle, tmp_path,
+                                                                                  monkeypatch):
+    from vbench.data import transforms
+    from vbench.data.dataset import VideoFailure
+
+    monkeypatch.setattr(transforms, "views_for_test", broken_transform)
+    args = ["eval", "-m", oracle, *LIST, "--option", "classes_file=classes.txt", "--root", str(tree), "--frames",
+            "4", "--size", "32", "--scale-size", "32", "--workers", "2", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [f"error: video 'v00.avi' ({tree / 'v00.avi'}) {TRANSFORM_BUG}"]
+    debug = CliRunner().invoke(app, ["--debug", *args])
+    assert isinstance(debug.exception, VideoFailure) and debug.exit_code != 0
+    assert "Traceback" in debug.output and "in broken_transform" in debug.output  # the worker's frames
+
+
+def test_over_the_unreadable_limit_no_accuracy_is_recorded_and_all_are_listed(tree, oracle, tmp_path):
+    from vbench.data.unreadable import TooManyUnreadable
+
+    with pytest.raises(TooManyUnreadable) as info:
+        evaluate(settings(tree, oracle, tmp_path, max_unreadable=0.07))  # 1 of 13 is 7.7%
+    message = str(info.value)
+    listing = next((tmp_path / "results" / "eval").glob("*/skipped.json"))
+    assert message.startswith("1 of 13 videos could not be read (7.7%), more than --max-unreadable 0.07 (7.0%)")
+    assert f"the full list is in {listing}; first: broken.avi (cannot open: " in message and "\n" not in message
+    assert message.endswith("or accept them with --max-unreadable 0.077")
+    assert [s["id"] for s in json.loads(listing.read_text())] == ["broken.avi"]
+    assert not (tmp_path / "results" / "eval.json").exists()
+    assert ScoreStore(listing.parent).parts()  # the scores stay for --resume
+    record = evaluate(settings(tree, oracle, tmp_path, max_unreadable=1 / 13, resume=True))
+    assert record["skipped"] == 1 and record["videos"] == 12 and record["top1"] == pytest.approx(100 * 8 / 12, abs=1e-3)
+
+
+def test_the_unreadable_limit_must_be_a_fraction(tree, oracle, tmp_path):
+    with pytest.raises(vbench.errors.VbenchError, match="--max-unreadable must be a fraction between 0 and 1"):
+        evaluate(settings(tree, oracle, tmp_path, max_unreadable=5))
+
+
+def test_the_cli_fails_past_the_unreadable_limit_in_one_line(tree, tmp_path):
+    args = [sys.executable, "-m", "vbench", "eval", "-m", "tsn_r18", *LIST, "--option", "classes_file=classes.txt",
+            "--root", str(tree), "--frames", "4", "--size", "32", "--scale-size", "32", "--workers", "0",
+            "--out", str(tmp_path)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    failed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert failed.returncode == 2 and failed.stdout == "" and "Traceback" not in failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "1 of 13 videos could not be read" in errors[0] and "first: broken.avi (" in errors[0]
+    assert not (tmp_path / "eval.json").exists()
+    passed = subprocess.run(args + ["--max-unreadable", "1", "--resume"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    assert "skipped broken.avi: cannot open" in passed.stderr
+    assert "1 of 13 videos unreadable (limit --max-unreadable 1.0): all listed in" in passed.stderr
+    assert json.loads((tmp_path / "eval.json").read_text())[0]["skipped"] == 1
+
+
+def test_random_weights_are_named_in_the_record_the_tables_and_the_scores_id(tree, oracle, tmp_path):
+    result = CliRunner().invoke(app, ["eval", "--dataset", "synthetic", "-m", "tsn_r18", "--frames", "4", "--size",
+                                      "32", "--scale-size", "32", "--limit", "4", "--workers", "0", "--out",
+                                      str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "softmax" in line)
+    assert row.split("│")[1].strip() == "-" and "None" not in row  # no split: '-'
+    assert row.split("│")[-2].strip() == "random weights (seed 0)"
+    assert ("random weights (seed 0): no checkpoint was loaded, so this figure is not the model's accuracy"
+            in result.stdout)
+    record = json.loads((tmp_path / "eval.json").read_text())[0]
+    assert record["weights"] == "random" and record["weights_seed"] == 0 and record["split"] is None
+    table = (tmp_path / "eval.md").read_text()
+    assert "| tsn_r18 | synthetic | - | 4 | 1x1 |" in table and table.count("| random weights (seed 0) |") == 1
+    assert "Rows with random weights: no checkpoint was loaded, so their figures are not the model's accuracy." \
+           in table
+    seeded = evaluate(settings(tree, oracle, tmp_path, weights_seed=3))
+    plain = evaluate(settings(tree, oracle, tmp_path))
+    assert seeded["weights_seed"] == 3 and seeded["scores_id"] != plain["scores_id"]

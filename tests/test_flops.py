@@ -61,3 +61,56 @@ def test_conv_and_linear_counts_match_the_analytic_formula():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
     count = count_flops(model, torch.randn(1, 3, 6, 6))
     assert count.by_operator == {"conv": 8 * 6 * 6 * 3 * 9, "linear": 8 * 6 * 6 * 10}
+
+
+class _Untyped:
+    """A traced value whose shape the trace does not give (as fvcore's handles receive it)."""
+
+    def isCompleteTensor(self):
+        return False
+
+    def type(self):
+        class TensorType:
+            def kind(self):
+                return "TensorType"
+
+        return TensorType()
+
+    def toIValue(self):
+        return None
+
+    def node(self):
+        class Node:
+            def kind(self):
+                return "prim::Param"
+
+        return Node()
+
+
+def test_a_call_without_shapes_is_listed_as_uncounted_never_counted_as_zero():
+    from collections import Counter
+
+    from vbench.profiling.flops import vbench_handles
+
+    unknown = Counter()
+    handles = vbench_handles(unknown)
+    blind = [_Untyped()] * 3
+    for op in ("aten::scaled_dot_product_attention", "aten::baddbmm", "aten::adaptive_avg_pool3d",
+               "aten::upsample_trilinear3d", "aten::max_pool3d", "aten::sigmoid", "aten::mean", "aten::sigmoid"):
+        assert handles[op](blind, blind) == Counter()
+    assert handles["aten::add"](blind, []) == Counter()  # no output at all
+    assert unknown == {"aten::scaled_dot_product_attention (shape unknown)": 1, "aten::baddbmm (shape unknown)": 1,
+                       "aten::adaptive_avg_pool3d (shape unknown)": 1, "aten::upsample_trilinear3d (shape unknown)": 1,
+                       "aten::max_pool3d (shape unknown)": 1, "aten::sigmoid (shape unknown)": 2,
+                       "aten::mean (shape unknown)": 1, "aten::add (shape unknown)": 1}
+
+
+class PoolBySize(nn.Module):
+    def forward(self, x):
+        return F.max_pool2d(x, kernel_size=[x.shape[-2] // 2, x.shape[-1] // 2])
+
+
+def test_a_pool_whose_window_is_not_in_the_trace_is_uncounted_not_a_window_of_one():
+    """The window is computed from the input's size, so the trace holds no constant for it (it used to count 1 tap)."""
+    count = count_flops(PoolBySize(), torch.randn(1, 2, 8, 8), audit=False)
+    assert count.uncounted == {"aten::max_pool2d (shape unknown)": 1} and count.macs == 0

@@ -54,6 +54,31 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_unreadable_validation_videos_are_counted_and_past_the_limit_stop_the_run(tmp_path, monkeypatch):
+    from vbench.data import DecodeError
+    from vbench.data.datasets import synthetic
+    from vbench.data.unreadable import TooManyUnreadable
+
+    render = synthetic.SyntheticReader.__init__
+
+    def damaged(self, record, **kwargs):
+        if record.meta["key"][2] == 3:  # video 3 of each subset
+            raise DecodeError("cannot decode: damaged on purpose")
+        render(self, record, **kwargs)
+
+    monkeypatch.setattr(synthetic.SyntheticReader, "__init__", damaged)
+    with pytest.raises(TooManyUnreadable, match=r"^1 of 10 validation videos could not be read \(10.0%\), more "
+                                                r"than --max-unreadable 0.005 \(0.5%\) allows"):
+        train(tiny(tmp_path / "strict", epochs=1))
+    listing = json.loads(next((tmp_path / "strict").glob("train/*/val_skipped.json")).read_text())
+    assert listing == [{"id": listing[0]["id"], "error": "cannot decode: damaged on purpose"}]
+    record = train(tiny(tmp_path / "lenient", epochs=1, max_unreadable=0.1))
+    assert record["history"][0]["val_skipped"] == 1 and record["val_skipped"] == 1
+    assert record["history"][0]["skipped"] == 1  # the training set's video 3, skipped in the epoch
+    with pytest.raises(vbench.errors.VbenchError, match="--max-unreadable must be a fraction"):
+        train(tiny(tmp_path, max_unreadable=-0.1))
+
+
 def test_two_gloo_processes_train_like_one_on_the_same_global_batch(tmp_path):
     args = ["train", "--dataset", "synthetic", "-m", "tsn_r18", "--frames", "4", "--size", "32", "--scale-size",
             "32", "--batch-size", "4", "--epochs", "1", "--limit-train", "8", "--limit-val", "4", "--workers", "0",

@@ -1,4 +1,4 @@
-"""The Typer app and what every command shares: one-line errors, consoles, version."""
+"""The Typer app and what every command shares: one-line errors (tracebacks with --debug), consoles, version."""
 
 from __future__ import annotations
 
@@ -28,10 +28,11 @@ app = typer.Typer(
 _LOG_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
 out = Console(width=_LOG_WIDTH)  # results (tables, JSON)
 err = Console(stderr=True, width=_LOG_WIDTH)  # progress, notes and errors
+_debug = False  # set by the global --debug: errors re-raise with their traceback
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a user's mistake (VbenchError) into one line on stderr and exit code 2."""
+    """Turn a user's mistake (VbenchError) into one line on stderr and exit code 2 (under --debug, the traceback)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -39,6 +40,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except VbenchError as error:
+            if _debug:
+                if getattr(error, "detail", None):  # a DataLoader worker's traceback
+                    err.print(error.detail, markup=False, highlight=False)
+                raise
             err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
@@ -58,11 +63,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+                                       help="Print the version and exit."),
+          debug: bool = typer.Option(False, "--debug", help="Show an error's full traceback, not one line.")) -> None:
     """Benchmark and model zoo for efficient video recognition.
 
     Example: vbench profile --all
     """
+    global _debug
+    _debug = debug
 
 
 def main() -> None:

@@ -68,6 +68,9 @@ def eval_command(
     option: list[str] = typer.Option([], "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
     out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for eval records and scores."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the per-video scores already written."),
+    max_unreadable: float = typer.Option(0.005, "--max-unreadable", metavar="FRACTION",
+                                         help="Fail, recording no accuracy, when more than this fraction of the "
+                                              "videos cannot be read (1 accepts any number)."),
     rescore: Path = typer.Option(None, "--rescore", help="Re-score a finished run's folder (with --average)."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON on stdout, nothing else."),
 ) -> None:
@@ -92,6 +95,7 @@ def eval_command(
                                 crop_size=size, sampling=sampling, average=average, batch_size=batch_size,
                                 workers=workers, device=device, precision=precision, channels_last=channels_last,
                                 decoder=decoder, limit=limit, out=str(out_dir), resume=resume,
+                                max_unreadable=max_unreadable,
                                 dataset_options=parse_options(option), distance=distance, test_sampling=test_sampling,
                                 seq_len=seq_len, trial=trial)
         with LazyProgress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
@@ -112,16 +116,34 @@ def eval_command(
     if "map" in record:
         _print_reid(record)
         return
-    table = Table(title=f"vbench eval: {record['model']} on {record['dataset']}", title_justify="left")
-    for column in ("Split", "Views", "Fusion", "Top-1", "Top-5", "Mean class", "Videos", "Skipped", "Clips/s"):
-        table.add_column(column)
-    table.add_row(str(record.get("split")), f"{record['views']} ({record['frames']} frames, {record['size']})",
-                  record["fusion"], _pct(record["top1"]), _pct(record["top5"]), _pct(record["mean_class"]),
-                  str(record["videos"]), str(record["skipped"]), str(record.get("clips_per_s")))
-    out.print(table)
+    _print_accuracy(record)
     for example in record.get("skipped_examples") or []:
         err.print(f"[yellow]skipped[/] {example}", highlight=False)
+    if record.get("skipped"):
+        err.print(f"{record['skipped']} of {record['skipped'] + record['videos']} videos unreadable (limit "
+                  f"--max-unreadable {record.get('max_unreadable')}): all listed in "
+                  f"{out_dir}/eval/{record['scores_id']}/skipped.json", highlight=False)
     err.print(f"record written to {out_dir}/eval.json; per-video scores in {out_dir}/eval/{record['scores_id']}/")
+
+
+def _print_accuracy(record: dict) -> None:
+    """The accuracy table; under it, for random weights, the line saying it is not the model's accuracy."""
+    from vbench.evaluation.engine import RANDOM_NOTE
+    from vbench.evaluation.records import weights_cell
+
+    table = Table(title=f"vbench eval: {record['model']} on {record['dataset']}", title_justify="left")
+    for column in ("Split", "Views", "Fusion", "Top-1", "Top-5", "Mean class", "Videos", "Skipped", "Clips/s",
+                   "Weights"):
+        table.add_column(column)
+    split, random = record.get("split"), record.get("weights") == "random"
+    table.add_row("-" if split is None else str(split), f"{record['views']} ({record['frames']} frames, "
+                  f"{record['size']})", record["fusion"], _pct(record["top1"]), _pct(record["top5"]),
+                  _pct(record["mean_class"]), str(record["videos"]), str(record["skipped"]),
+                  str(record.get("clips_per_s")),
+                  weights_cell(record) if random else Path(record.get("checkpoint") or "-").name)
+    out.print(table)
+    if random:
+        out.print(RANDOM_NOTE.format(seed=record.get("weights_seed")), highlight=False)
 
 
 def _print_reid(record: dict) -> None:
@@ -135,6 +157,10 @@ def _print_reid(record: dict) -> None:
     out.print(table)
     if record.get("map_interpolated") is not None:
         err.print(f"interpolated mAP (the dataset's MATLAB code): {record['map_interpolated']:.2f}")
+    if record.get("weights") == "random":
+        from vbench.evaluation.engine import RANDOM_NOTE
+
+        out.print(RANDOM_NOTE.format(seed=record.get("weights_seed")), highlight=False)
     err.print(f"record written to eval.json; features in {record['features']} (re-score with --rescore)")
 
 

@@ -56,6 +56,9 @@ def train_command(
     limit_val: int = typer.Option(None, "--limit-val", help="Validate on the first N videos only."),
     out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for checkpoints and train records."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last finished epoch."),
+    max_unreadable: float = typer.Option(0.005, "--max-unreadable", metavar="FRACTION",
+                                         help="Stop when more than this fraction of the validation videos cannot "
+                                              "be read (1 accepts any number)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final record as JSON on stdout, nothing else."),
 ) -> None:
     """Train a model with vbench's one recipe and validate it each epoch."""
@@ -67,7 +70,8 @@ def train_command(
         recipe=Recipe(lr=lr, weight_decay=weight_decay, warmup_epochs=warmup), depth=depth, frames=frames,
         size=size, short_side=scale_size, init=init, seed=seed, workers=workers, device=device,
         precision=precision, channels_last=channels_last, dreal=dreal, dropout=dropout, limit_train=limit_train,
-        limit_val=limit_val, out=str(out_dir), resume=resume, dataset_options=parse_options(option))
+        limit_val=limit_val, out=str(out_dir), resume=resume, max_unreadable=max_unreadable,
+        dataset_options=parse_options(option))
     main_rank = os.environ.get("RANK", "0") == "0"
     with LazyProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=as_json,

@@ -1,11 +1,14 @@
-"""One torch Dataset for every dataset: decode, sample, transform; never raise on a bad video.
+"""One torch Dataset for every dataset: decode, sample, transform; skip only unreadable videos.
 
 ``build_dataset(name, root, ...)`` reads the split through the dataset's module and
 wraps it in a :class:`VideoDataset`. An item is a dict: ``video`` float ``(V, 3, T, S, S)``
 (V = clips x crops test views, 1 in training), ``label``, ``index``, ``id``. A video that
-cannot be decoded gives ``video=None`` and ``error`` (a short reason) instead of an
-exception, and :func:`collate` drops such items while handing back their ids and errors,
-so an evaluation loop counts and names what it skipped.
+cannot be read (a DecodeError, or the file system's OSError while opening or reading it)
+gives ``video=None`` and ``error`` (a short reason) instead of an exception, and
+:func:`collate` drops such items while handing back their ids and errors, so an
+evaluation loop counts and names what it skipped. Any other error (a bug in sampling or
+the transforms) stops the run as a :class:`VideoFailure` naming the video: a skip would
+shrink the test set silently and still print an accuracy.
 
 Randomness in training comes from ``numpy.random.default_rng((seed, epoch, index))``: the
 same seed, epoch and index give the same clip in any worker or process, which makes
@@ -31,6 +34,35 @@ from vbench.data.views import ViewSpec, resolve_views
 from vbench.errors import VbenchError
 
 FLIPS = ("random", "none", "swap")
+
+
+class VideoFailure(VbenchError):
+    """A video that failed outside decoding: a bug to fix, not a file to skip.
+
+    A DataLoader worker re-raises it in the main process as ``VideoFailure(text)`` where
+    the text is the worker's whole traceback; the last line (our message) is recovered,
+    so the CLI still prints one line, and the traceback is kept in ``detail`` for --debug.
+    """
+
+    def __init__(self, message: str):
+        self.detail = None
+        if message.startswith("Caught ") and "Traceback" in message:
+            self.detail = message
+            last = message.strip().splitlines()[-1]
+            prefix = f"{type(self).__module__}.{type(self).__qualname__}: "
+            message = last[len(prefix):] if last.startswith(prefix) else last
+        super().__init__(message)
+
+
+def failure_message(record: VideoRecord, error: BaseException) -> str:
+    """The one line that names the video and the error, and says where the fault lies."""
+    text = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    what = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if isinstance(error, MemoryError):
+        return (f"video '{record.id}' ({record.path}) ran out of memory while loading ({what}): lower "
+                "--batch-size, --workers or the views; rerun with --debug for the traceback")
+    return (f"video '{record.id}' ({record.path}) failed outside decoding ({what}): this is a bug in sampling "
+            "or transforms, not a corrupt file; rerun with --debug for the traceback")
 
 
 class VideoDataset(torch.utils.data.Dataset):
@@ -111,18 +143,19 @@ class VideoDataset(torch.utils.data.Dataset):
             item["video"], item["label"] = self._load(index, record)
         except DecodeError as error:
             item["error"] = str(error)
-        except (OSError, RuntimeError, ValueError, IndexError, MemoryError) as error:
-            item["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"
+        except VbenchError:
+            raise
+        except Exception as error:  # noqa: BLE001  (anything else is a bug: stop, naming the video)
+            raise VideoFailure(failure_message(record, error)) from error
         return item
 
     def _load(self, index: int, record: VideoRecord) -> tuple[torch.Tensor, int]:
-        opener = self.index.open_reader or (lambda r: open_reader(r, self.decoder))
         rng = self.rng(index) if self.train else None  # one stream per item: frames, then mirror, then crop
-        reader = opener(record)
+        reader = self._open(record)
         try:
             clips = self.clip_indices(index, reader.num_frames, rng)
             unique = sorted({i for clip in clips for i in clip})
-            frames = reader.get(unique)
+            frames = _read(reader, unique)
         finally:
             reader.close()
         row = {frame: position for position, frame in enumerate(unique)}
@@ -138,6 +171,14 @@ class VideoDataset(torch.utils.data.Dataset):
             label = self._mirror_label.get(label, label)
         return video, label
 
+    def _open(self, record: VideoRecord):
+        """A reader; the file system's OSError about this video makes it unreadable (DecodeError)."""
+        opener = self.index.open_reader or (lambda r: open_reader(r, self.decoder))
+        try:
+            return opener(record)
+        except OSError as error:
+            raise DecodeError(f"cannot open: {error.strerror or error}") from None
+
     def _flip_map(self) -> dict[int, int]:
         position = {name: i for i, name in enumerate(self.index.classes)}
         mapping = {}
@@ -145,6 +186,14 @@ class VideoDataset(torch.utils.data.Dataset):
             if a in position and b in position:
                 mapping[position[a]], mapping[position[b]] = position[b], position[a]
         return mapping
+
+
+def _read(reader, indices: list[int]):
+    """The frames at ``indices``; an OSError while reading the file makes the video unreadable."""
+    try:
+        return reader.get(indices)
+    except OSError as error:
+        raise DecodeError(f"cannot read: {error.strerror or error}") from None
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

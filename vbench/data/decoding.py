@@ -14,6 +14,11 @@ lands past its target), the reader falls back to decoding the whole file in orde
 
 torchcodec and decord readers are used when installed and asked for (``decoder=``).
 Frame folders (``00001.jpg``...) are read with PIL.
+
+Whatever the file or the decoding library raises about a video (PyAV's ``av.error.*``,
+OSError, a library's RuntimeError) leaves a reader as :class:`DecodeError`: the one kind
+of error a dataset may count as an unreadable video. A frame index out of range stays an
+IndexError, because it is a bug in sampling, not a property of the file.
 """
 
 from __future__ import annotations
@@ -46,7 +51,11 @@ class PyAVReader:
         import av
 
         self.path = path
-        if os.path.getsize(path) == 0:
+        try:
+            empty = os.path.getsize(path) == 0
+        except OSError as error:
+            raise DecodeError(f"cannot open: {_reason(error)}") from None
+        if empty:
             raise DecodeError("empty file")
         try:
             self._container = av.open(path, metadata_errors="ignore")
@@ -86,12 +95,11 @@ class PyAVReader:
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         wanted = sorted(set(int(i) for i in indices))
-        if wanted and (wanted[0] < 0 or wanted[-1] >= self.num_frames):
-            raise IndexError(f"frame {wanted[-1]} of a {self.num_frames}-frame video")
+        check_range(wanted, self.num_frames)
         frames = self._by_seeking(wanted) if self._exact else None
         if frames is None:
             frames = self._in_order(wanted)
-        return np.stack([frames[int(i)] for i in indices])
+        return stack_frames([frames[int(i)] for i in indices])
 
     def _by_seeking(self, wanted: list[int]) -> dict[int, np.ndarray] | None:
         frames: dict[int, np.ndarray] = {}
@@ -138,7 +146,7 @@ class PyAVReader:
         remaining, position, last_frame = set(wanted), 0, None
         try:
             self._container = av.open(self.path, metadata_errors="ignore")
-            stream = self._container.streams.video[0]
+            stream = self._stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"  # frame threads pay off when decoding straight through
             for frame in self._container.decode(stream):
                 if position in remaining:
@@ -153,16 +161,24 @@ class PyAVReader:
         if remaining:  # fewer decodable frames than packets: the last one stands in
             if last_frame is None and not frames:
                 raise DecodeError("no decodable frame")
-            filler = last_frame.to_ndarray(format="rgb24") if last_frame is not None else next(iter(frames.values()))
+            filler = next(iter(frames.values()), None)
+            if last_frame is not None:
+                try:
+                    filler = last_frame.to_ndarray(format="rgb24")
+                except Exception as error:  # noqa: BLE001  (av raises many kinds)
+                    raise DecodeError(f"cannot decode: {_reason(error)}") from None
             for index in remaining:
                 frames[index] = filler
         return frames
 
     def close(self) -> None:
+        """Close the file and drop the stream: a closed reader that an exception's traceback keeps
+        alive must not hold a decoder with threads, which a forked DataLoader worker cannot free."""
         container = getattr(self, "_container", None)
         if container is not None:
             container.close()
             self._container = None
+        self._stream = None
 
 
 class _LibraryReader:
@@ -183,6 +199,16 @@ class _LibraryReader:
     def _open(self, path: str) -> tuple[object, int]:
         raise NotImplementedError
 
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        check_range(indices, self.num_frames)
+        try:
+            return self._get(indices)
+        except Exception as error:  # noqa: BLE001  (each library raises its own kinds)
+            raise DecodeError(f"cannot decode: {_reason(error)}") from None
+
+    def _get(self, indices: Sequence[int]) -> np.ndarray:
+        raise NotImplementedError
+
     def close(self) -> None:
         self._handle = None
 
@@ -196,7 +222,7 @@ class TorchCodecReader(_LibraryReader):
         decoder = VideoDecoder(path, seek_mode="exact", dimension_order="NHWC")
         return decoder, int(decoder.metadata.num_frames or 0)
 
-    def get(self, indices: Sequence[int]) -> np.ndarray:
+    def _get(self, indices: Sequence[int]) -> np.ndarray:
         return self._handle.get_frames_at(indices=[int(i) for i in indices]).data.numpy()
 
 
@@ -209,7 +235,7 @@ class DecordReader(_LibraryReader):
         reader = decord.VideoReader(path, num_threads=1)
         return reader, len(reader)
 
-    def get(self, indices: Sequence[int]) -> np.ndarray:
+    def _get(self, indices: Sequence[int]) -> np.ndarray:
         return self._handle.get_batch([int(i) for i in indices]).asnumpy()
 
 
@@ -240,6 +266,7 @@ class FrameFilesReader:
     def get(self, indices: Sequence[int]) -> np.ndarray:
         from PIL import Image
 
+        check_range(indices, self.num_frames)
         cache: dict[int, np.ndarray] = {}
         for index in set(int(i) for i in indices):
             try:
@@ -247,13 +274,24 @@ class FrameFilesReader:
                     cache[index] = np.asarray(image.convert("RGB"))
             except (OSError, ValueError) as error:
                 raise DecodeError(f"cannot read {os.path.basename(self._files[index])}: {_reason(error)}") from None
-        shape = cache[int(indices[0])].shape
-        if any(a.shape != shape for a in cache.values()):
-            raise DecodeError("frames of different sizes")
-        return np.stack([cache[int(i)] for i in indices])
+        return stack_frames([cache[int(i)] for i in indices])
 
     def close(self) -> None:
         pass
+
+
+def check_range(indices: Sequence[int], num_frames: int) -> None:
+    """IndexError for a frame index outside the video: the sampler's bug, never the file's."""
+    bad = [int(i) for i in indices if not 0 <= int(i) < num_frames]
+    if bad:
+        raise IndexError(f"frame {bad[0]} of a {num_frames}-frame video")
+
+
+def stack_frames(frames: list[np.ndarray]) -> np.ndarray:
+    """One array; a video whose frames change size mid-stream is unreadable, not a crash."""
+    if any(f.shape != frames[0].shape for f in frames):
+        raise DecodeError("frames of different sizes")
+    return np.stack(frames)
 
 
 def frame_template(names: set[str], template: str | None = None) -> tuple[str | None, int]:

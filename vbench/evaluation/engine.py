@@ -6,6 +6,11 @@ computed, so that a run can resume after a kill and be re-scored with another fu
 without running the model again. Accuracy is always computed from the stored scores,
 so a resumed run gives exactly the record an uninterrupted one would.
 
+A video that cannot be read is skipped, counted and listed (``skipped.json``); when more
+than ``max_unreadable`` of the videos are unreadable the run fails instead of recording
+an accuracy of another test set. Without a checkpoint the weights are random (drawn from
+``weights_seed``) and the record says so (``weights``: "random").
+
 Under ``torchrun`` each process scores a disjoint share of the videos (no padding);
 every ``chunk`` videos the shares are gathered on rank 0, which alone writes.
 """
@@ -25,6 +30,7 @@ from typing import Any
 
 import torch
 
+from vbench.data.unreadable import MAX_UNREADABLE, check_fraction, check_unreadable, write_listing
 from vbench.environment import provenance, stamp_resume
 from vbench.errors import CheckpointError, VbenchError
 from vbench.evaluation.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
@@ -69,6 +75,8 @@ class EvalSettings:
     chunk: int = 64
     out: str = DEFAULT_OUT
     resume: bool = False
+    max_unreadable: float = MAX_UNREADABLE  # fraction of the videos that may be skipped as unreadable
+    weights_seed: int = 0  # torch seed of the weights a checkpoint does not set (all of them without one)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     # re-id datasets (mars, ilidsvid, prid2011): ``protocol`` names the gallery convention
     distance: str = "euclidean"
@@ -209,6 +217,7 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     dtype = resolve_precision(settings.precision)
     if settings.batch_size < 1 or settings.chunk < 1:
         raise VbenchError("--batch-size must be at least 1")
+    check_fraction(settings.max_unreadable)
     views = _views(settings)
     fusion = _fusion(settings, views)
     context = init_distributed(device.type)
@@ -217,18 +226,20 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     try:
         dataset = build_dataset(settings.dataset, settings.root, settings.split, settings.subset, views=views,
                                 train=False, decoder=settings.decoder, **settings.dataset_options)
-        torch.manual_seed(0)  # without a checkpoint, every process (and every run) has the same weights
+        torch.manual_seed(settings.weights_seed)  # without a checkpoint, every process and run has the same weights
         model = create_model(settings.model, num_classes=dataset.num_classes, num_frames=views.frames,
                              depth=settings.depth)
         name = model.vbench_spec.name
         checkpoint_sha = _load_weights(model, settings, dataset.num_classes, settings.dataset)
+        weights = _weights(settings, checkpoint_sha)
         model = model.eval().to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
         described = dataset.describe()
         scores_id = _sha1({"model": name, "overrides": model.vbench_spec.overrides, "checkpoint": checkpoint_sha,
                            "data": {k: described[k] for k in ("dataset", "split", "subset", "list_sha1", "views")},
-                           "precision": settings.precision, "limit": settings.limit})
+                           "precision": settings.precision, "limit": settings.limit,
+                           **({"weights_seed": weights["weights_seed"]} if weights["weights_seed"] else {})})
         store = ScoreStore(Path(settings.out) / "eval" / scores_id)
         total = len(dataset) if settings.limit is None else min(settings.limit, len(dataset))
         wanted = eval_fingerprint(model, scores_id)
@@ -244,11 +255,17 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
         elapsed = time.perf_counter() - started
         if not context.is_main:
             return None
-        record = _record(settings, store, dataset, name, model_info(name), views, fusion, checkpoint_sha, scores_id,
-                         total, elapsed, len(pending))
+        items = _stored(store, total)
+        skipped = [items[i] for i in sorted(items) if items[i]["scores"] is None]
+        listing = write_listing(skipped, store.folder / "skipped.json")
+        check_unreadable(skipped, total, settings.max_unreadable, listing)
+        record = _record(settings, items, dataset, name, model_info(name), views, fusion, checkpoint_sha, weights,
+                         scores_id, elapsed, len(pending))
+        if weights["weights"] == "random":
+            notes.append(RANDOM_NOTE.format(seed=weights["weights_seed"]))
         record.update(device=device.type, device_name=device_name(device), world_size=context.world_size,
                       notes=notes, **run_provenance, **wanted)
-        _write_outputs(record, store, dataset, Path(settings.out), fusion)
+        _write_outputs(record, items, store.folder, dataset, Path(settings.out), fusion)
         return record
     finally:
         shutdown_distributed(context)
@@ -299,13 +316,29 @@ def _score_all(model, dataset, pending: list[int], store: ScoreStore, settings: 
         flush()
 
 
-def _record(settings: EvalSettings, store: ScoreStore, dataset, name: str, info, views, fusion: str,
-            checkpoint_sha: str | None, scores_id: str, total: int, elapsed: float, scored_now: int) -> dict:
-    items = {item["index"]: item for item in store.load()}  # a resumed part may repeat an index: last wins
-    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
-    skipped = [items[i] for i in sorted(items) if items[i]["scores"] is None]
+RANDOM_NOTE = ("random weights (seed {seed}): no checkpoint was loaded, so this figure is not the "
+               "model's accuracy")
+
+
+def _weights(settings: EvalSettings, checkpoint_sha: str | None) -> dict:
+    """Where the weights came from; the seed wherever some are random (all, or non-strict leftovers)."""
+    random = checkpoint_sha is None
+    return {"weights": "random" if random else "checkpoint",
+            "weights_seed": settings.weights_seed if random or settings.non_strict else None}
+
+
+def _stored(store: ScoreStore, total: int) -> dict[int, dict]:
+    """Every video's stored item by index; a resumed part may repeat an index: the last wins."""
+    items = {item["index"]: item for item in store.load()}
     if len(items) != total:
         raise RuntimeError(f"{total - len(items)} videos of the split have no score: the run did not finish")
+    return items
+
+
+def _record(settings: EvalSettings, items: dict[int, dict], dataset, name: str, info, views, fusion: str,
+            checkpoint_sha: str | None, weights: dict, scores_id: str, elapsed: float, scored_now: int) -> dict:
+    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
+    skipped = [items[i] for i in sorted(items) if items[i]["scores"] is None]
     if scored:
         video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), fusion)
         labels = torch.tensor([item["label"] for item in scored])
@@ -320,10 +353,11 @@ def _record(settings: EvalSettings, store: ScoreStore, dataset, name: str, info,
         "frames": views.frames, "size": f"{views.crop_size}x{views.crop_size}", "short_side": views.short_side,
         "clips": views.clips, "crops": views.crops, "views": f"{views.clips}x{views.crops}",
         "sampling": views.sampling, "protocol": settings.protocol, "fusion": fusion,
-        "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha,
+        "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha, **weights,
         "top1": _round(top1), "top5": _round(top5), "mean_class": _round(mean_class),
         "videos": len(scored), "skipped": len(skipped),
         "skipped_examples": [f"{s['id']}: {s['error']}" for s in skipped[:5]],
+        "max_unreadable": settings.max_unreadable,
         "missing": described["missing"], "list_sha1": described["list_sha1"], "limit": settings.limit,
         "time_s": round(elapsed, 2), "clips_per_s": round(scored_now * views.views / elapsed, 3) if elapsed else None,
         "precision": settings.precision, "task": info.task, "status": "ok",
@@ -334,11 +368,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 4)
 
 
-def _write_outputs(record: dict, store: ScoreStore, dataset, out: Path, fusion: str) -> None:
+def _write_outputs(record: dict, items: dict[int, dict], folder: Path, dataset, out: Path, fusion: str) -> None:
     """The record into eval.json/.csv/.md; per-class accuracy, confusion and predictions beside the scores."""
-    items = {item["index"]: item for item in store.load()}
     scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
-    folder = store.folder
     if scored:
         video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), fusion)
         labels = torch.tensor([item["label"] for item in scored])
@@ -353,8 +385,6 @@ def _write_outputs(record: dict, store: ScoreStore, dataset, out: Path, fusion: 
         predictions = [{"id": item["id"], "label": item["label"], "prediction": int(video_scores[k].argmax()),
                         "score": round(float(video_scores[k].max()), 6)} for k, item in enumerate(scored)]
         atomic_write_text(folder / f"predictions-{fusion}.csv", to_csv(predictions))
-    skipped = [{"id": items[i]["id"], "error": items[i]["error"]} for i in sorted(items) if items[i]["scores"] is None]
-    atomic_write_text(folder / "skipped.json", json.dumps(skipped, indent=1) + "\n")
     atomic_write_text(folder / f"record-{fusion}.json", json.dumps(record, indent=1) + "\n")
     RecordStore(out, "eval", EVAL_RECORD_KEY, eval_markdown).put(record)
 

@@ -135,6 +135,7 @@ def _record(result, name: str, info, settings, checkpoint_sha, scores_id: str, f
         "num_queries": result.num_queries, "gallery_size": result.gallery_size, "trials": result.trials,
         "per_trial": figures.get("per_trial"), "features": str(features_path),
         "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha,
+        "weights": "checkpoint" if checkpoint_sha else "random", "weights_seed": None if checkpoint_sha else 0,
         "time_s": round(elapsed, 2), "task": info.task, "status": "ok",
     }
 

@@ -18,9 +18,11 @@ with a log warning. vbench adds handles for the ops of this zoo that do real wor
 
 Whatever is still unhandled (an opaque ``prim::PythonOp`` from a custom autograd
 Function, an op unknown to both) is listed in ``uncounted`` by name and call count,
-never silently dropped. ``dispatch_gmacs`` re-counts the model with torch's
-``FlopCounterMode`` (dispatcher level, so it sees inside autograd Functions; no norms,
-no pooling) as an audit of the traced count.
+never silently dropped. So is a call whose shapes (or pooling window) the trace does
+not give: a vbench handle lists it as ``"aten::<op> (shape unknown)"`` rather than count
+it as 0. ``dispatch_gmacs`` re-counts the model with torch's ``FlopCounterMode``
+(dispatcher level, so it sees inside autograd Functions; no norms, no pooling) as an
+audit of the traced count.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ _REDUCTIONS_IN = ("mean", "sum", "prod", "amax", "amin", "var", "std", "norm", "
                   "logsumexp", "frobenius_norm", "topk", "sort", "argmax", "argmin", "max", "min")
 
 
+class _ShapeUnknown(Exception):
+    """A value a handle needs has no traced shape: the call is listed, not counted as 0."""
+
+
 def _shape(value: Any) -> list[int] | None:
     try:
         if value.isCompleteTensor():
@@ -71,9 +77,29 @@ def _shape(value: Any) -> list[int] | None:
     return None
 
 
-def _numel(value: Any) -> int:
+def _known_shape(value: Any) -> list[int]:
     shape = _shape(value)
-    return math.prod(shape) if shape is not None else 0
+    if shape is None:
+        raise _ShapeUnknown
+    return shape
+
+
+def _numel(value: Any) -> int:
+    """Elements of a traced tensor; 0 for a plain number (no tensor work)."""
+    return 0 if _is_number(value) else math.prod(_known_shape(value))
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return value.type().kind() in ("IntType", "FloatType", "BoolType", "NumberType")
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _first(values: list) -> Any:
+    if not values:
+        raise _ShapeUnknown
+    return values[0]
 
 
 def _int_list(value: Any) -> list[int] | None:
@@ -97,36 +123,36 @@ def _counter(name: str, count: float) -> Counter:
 
 
 def _elementwise_out(name: str):
-    return lambda inputs, outputs: _counter(_ELEMENTWISE_PREFIX + name, _numel(outputs[0]) if outputs else 0)
+    return lambda inputs, outputs: _counter(_ELEMENTWISE_PREFIX + name, _numel(_first(outputs)))
 
 
 def _reduction_in(name: str):
-    return lambda inputs, outputs: _counter(_ELEMENTWISE_PREFIX + name, _numel(inputs[0]))
+    return lambda inputs, outputs: _counter(_ELEMENTWISE_PREFIX + name, _numel(_first(inputs)))
 
 
 def _per_input(name: str):
-    return lambda inputs, outputs: _counter(name, _numel(inputs[0]))
+    return lambda inputs, outputs: _counter(name, _numel(_first(inputs)))
 
 
 def _per_output(name: str, scale: int):
-    return lambda inputs, outputs: _counter(name, scale * _numel(outputs[0]))
+    return lambda inputs, outputs: _counter(name, scale * _numel(_first(outputs)))
 
 
 def _window_pool(name: str):
     """max/avg pool with an explicit window: window taps per output element."""
 
     def handle(inputs, outputs):
-        kernel = _int_list(inputs[1])
-        return _counter(name, math.prod(kernel or [1]) * _numel(outputs[0]))
+        kernel = _int_list(inputs[1]) if len(inputs) > 1 else None
+        if kernel is None:
+            raise _ShapeUnknown  # an unknown window is not a window of 1
+        return _counter(name, math.prod(kernel) * _numel(_first(outputs)))
 
     return handle
 
 
 def _sdpa(inputs, outputs):
     """softmax(Q K^T) V: L*S*E for the scores plus L*S*Ev for the weighted sum, per head."""
-    q, k, v = (_shape(t) for t in inputs[:3])
-    if q is None or k is None or v is None:
-        return _counter("scaled_dot_product_attention", 0)
+    q, k, v = (_known_shape(t) for t in inputs[:3])
     *batch, length, embed = q
     source = k[-2]
     return _counter("scaled_dot_product_attention", math.prod(batch) * length * source * (embed + v[-1]))
@@ -134,16 +160,31 @@ def _sdpa(inputs, outputs):
 
 def _baddbmm(name: str):
     def handle(inputs, outputs):
-        a, b = _shape(inputs[1]), _shape(inputs[2])
-        if a is None or b is None:
-            return _counter(name, 0)
+        a, b = _known_shape(inputs[1]), _known_shape(inputs[2])
         return _counter(name, a[0] * a[1] * a[2] * b[2])
 
     return handle
 
 
-def vbench_handles() -> dict[str, Any]:
-    """The handles vbench adds to fvcore's defaults (see module docstring)."""
+def _listing_unknown(op: str, handle, unknown: Counter):
+    """``handle``, but a call without the shapes it needs goes to ``unknown`` and counts nothing."""
+
+    def guarded(inputs, outputs):
+        try:
+            return handle(inputs, outputs)
+        except _ShapeUnknown:
+            unknown[f"{op} (shape unknown)"] += 1
+            return Counter()
+
+    return guarded
+
+
+def vbench_handles(unknown: Counter | None = None) -> dict[str, Any]:
+    """The handles vbench adds to fvcore's defaults (see module docstring).
+
+    A call whose shapes the trace lacks is tallied in ``unknown`` (op name -> calls).
+    """
+    unknown = Counter() if unknown is None else unknown
     handles: dict[str, Any] = {
         "aten::scaled_dot_product_attention": _sdpa,
         "aten::baddbmm": _baddbmm("baddbmm"),
@@ -165,6 +206,7 @@ def vbench_handles() -> dict[str, Any]:
         handles[f"aten::{op}"] = _elementwise_out(op.rstrip("_"))
     for op in _REDUCTIONS_IN:
         handles[f"aten::{op}"] = _reduction_in(op)
+    handles = {op: _listing_unknown(op, handle, unknown) for op, handle in handles.items()}
     for op in _NO_ARITHMETIC:
         handles[f"aten::{op}"] = None  # fvcore: a None handle marks the op as ignored
     return handles
@@ -204,7 +246,8 @@ def count_flops(model: nn.Module, inputs: torch.Tensor | tuple, *, audit: bool =
     was_training = model.training
     model.eval()
     try:
-        analysis = FlopCountAnalysis(model, inputs).set_op_handle(**vbench_handles())
+        unknown: Counter = Counter()
+        analysis = FlopCountAnalysis(model, inputs).set_op_handle(**vbench_handles(unknown))
         analysis.unsupported_ops_warnings(False)
         analysis.uncalled_modules_warnings(False)
         analysis.tracer_warnings("none")
@@ -217,7 +260,7 @@ def count_flops(model: nn.Module, inputs: torch.Tensor | tuple, *, audit: bool =
                 counts = Counter(analysis.by_operator())
         finally:
             fvcore_logger.setLevel(previous)
-        uncounted = dict(analysis.unsupported_ops())
+        uncounted = dict(analysis.unsupported_ops()) | dict(unknown)
         dispatch = count_dispatch_macs(model, inputs) if audit else None
     finally:
         model.train(was_training)

@@ -224,6 +224,7 @@ def random_weight_records(eval_records: list[dict] | None, dataset: str | None,
 
 
 def _with_efficiency(row: ComparisonRow, record: dict | None, reported: ReportedRow | None) -> ComparisonRow:
+    from vbench.errors import UnknownModelError
     from vbench.models.registry import model_info
 
     if record is not None:
@@ -252,8 +253,8 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
         try:
             info = model_info(row.model)
             row.family, row.reconstruction = info.family, row.reconstruction or info.reconstruction
-        except Exception:  # a model of records made by another vbench version
-            pass
+        except UnknownModelError:  # a model of records made by another vbench version
+            row.audit.append(f"model {row.model} is not in this vbench's registry: family unknown")
     return row
 
 

@@ -7,6 +7,11 @@ Under ``torchrun`` the model is wrapped in DistributedDataParallel; every proces
 the same permutation of the training set each epoch and takes every N-th video of it,
 so that N processes with batch B/N see the global batches one process with batch B sees
 (with ``sync_bn`` the batch norm statistics are the global batch's too).
+
+Unreadable videos are skipped and counted (``skipped``: training, ``val_skipped``:
+validation, per epoch); when more than ``max_unreadable`` of the validation videos
+cannot be read the run stops, listing them in ``val_skipped.json``, rather than report a
+top-1 of another test set. The training set has no limit: its skips only shrink an epoch.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
+from vbench.data.unreadable import MAX_UNREADABLE, TooManyUnreadable, check_fraction, check_unreadable, \
+    write_listing
 from vbench.environment import now, provenance, stamp_resume
 from vbench.errors import VbenchError
-from vbench.evaluation.distributed import (DistributedContext, ShardSampler, gather_to_main, init_distributed,
+from vbench.evaluation.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
+                                           init_distributed,
                                            shutdown_distributed)
 from vbench.evaluation.metrics import classification_result
 from vbench.fingerprint import code_sources, digest, explain, fingerprint, model_parts
@@ -65,12 +73,13 @@ class TrainSettings:
     validate: bool = True
     out: str = DEFAULT_OUT
     resume: bool = False
+    max_unreadable: float = MAX_UNREADABLE  # fraction of the validation videos that may be unreadable
     dataset_options: dict[str, Any] = field(default_factory=dict)
 
     def defining_fields(self, init_sha: str | None) -> dict:
         """The settings that define the run (not where it writes or how many loader workers)."""
         fields = asdict(self)
-        for volatile in ("workers", "out", "resume", "device"):
+        for volatile in ("workers", "out", "resume", "device", "max_unreadable"):  # none changes the numbers
             fields.pop(volatile)
         fields["init"] = init_sha
         return fields
@@ -145,7 +154,8 @@ def _initialise(model: torch.nn.Module, path: str) -> str:
 
 def validate(model: torch.nn.Module, dataset, context: DistributedContext, device: torch.device,
              dtype: torch.dtype, batch_size: int, workers: int, limit: int | None = None):
-    """Top-1/top-5 of the in-memory model on ``dataset`` (its views), every video once across processes."""
+    """Top-1/top-5 of the in-memory model on ``dataset`` (its views), every video once across processes,
+    and the unreadable videos' ``{index, id, error}``; on the main process only (None, [] elsewhere)."""
     from vbench.data import collate
     from vbench.evaluation.engine import _score_batch
     from vbench.evaluation.metrics import fuse_views
@@ -155,19 +165,39 @@ def validate(model: torch.nn.Module, dataset, context: DistributedContext, devic
                                          sampler=ShardSampler(indices, context.rank, context.world_size))
     was_training = model.training
     model.eval()
-    items = []
+    items, skipped = [], []
     for batch in loader:
+        skipped += [{"index": s["index"], "id": s["id"], "error": s["error"]} for s in batch["skipped"]]
         if batch["video"] is None:
             continue
         scores = _score_batch(model, batch["video"], device, dtype, channels_last=False)
         items += [(int(i), s, int(label)) for i, s, label in zip(batch["index"], scores, batch["label"])]
     model.train(was_training)
-    items = gather_to_main(items, context)
-    if not context.is_main or not items:
-        return None
+    items, skipped = gather_to_main(items, context), gather_to_main(skipped, context)
+    if not context.is_main:
+        return None, []
+    skipped.sort(key=lambda item: item["index"])
+    if not items:
+        return None, skipped
     items.sort(key=lambda item: item[0])
     scores = fuse_views(torch.stack([s for _, s, _ in items]), "softmax")
-    return classification_result(scores, torch.tensor([label for _, _, label in items]), dataset.num_classes)
+    return classification_result(scores, torch.tensor([label for _, _, label in items]),
+                                 dataset.num_classes), skipped
+
+
+def _check_validation(skipped: list[dict], total: int, settings: TrainSettings, folder: Path,
+                      context: DistributedContext) -> None:
+    """Stop every process when too many validation videos were unreadable (the main one decides)."""
+    problem = None
+    if context.is_main:
+        listing = write_listing(skipped, folder / "val_skipped.json")
+        try:
+            check_unreadable(skipped, total, settings.max_unreadable, listing, what="validation videos")
+        except TooManyUnreadable as error:
+            problem = str(error)
+    problem = broadcast_from_main(problem, context)
+    if problem:
+        raise TooManyUnreadable(problem)
 
 
 def _rng_state() -> dict:
@@ -205,6 +235,7 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
 
     if settings.epochs < 1 or settings.batch_size < 1:
         raise VbenchError("--epochs and --batch-size must be at least 1")
+    check_fraction(settings.max_unreadable)
     device, device_note = resolve_device(settings.device)
     dtype = resolve_precision(settings.precision)
     context = init_distributed(device.type)
@@ -218,6 +249,7 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
                                   train=True, seed=settings.seed, **settings.dataset_options)
         val_set = build_dataset(settings.dataset, settings.root, settings.split, "test", views=train_views,
                                 train=False, **settings.dataset_options)
+        val_total = len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set))
         if settings.limit_train is not None:
             train_set = torch.utils.data.Subset(train_set, range(min(settings.limit_train, len(train_set))))
         num_classes = val_set.num_classes
@@ -326,8 +358,11 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
                              "lr": schedule.get_last_lr()[0],
                              "clips_per_s": seen * context.world_size / (time.perf_counter() - epoch_start), **extra})
             mean_loss = _mean_across(sum(losses), len(losses), context, device)
-            result = validate(model, val_set, context, device, dtype, per_process or 1, settings.workers,
-                              settings.limit_val) if settings.validate else None
+            result, val_skipped = None, []
+            if settings.validate:
+                result, val_skipped = validate(model, val_set, context, device, dtype, per_process or 1,
+                                               settings.workers, settings.limit_val)
+                _check_validation(val_skipped, val_total, settings, folder, context)
             entry = {"epoch": epoch, "loss": round(mean_loss, 6), "lr": schedule.get_last_lr()[0],
                      "top1": None if result is None else round(result.top1, 4),
                      "top5": None if result is None else round(result.top5, 4),
@@ -335,7 +370,8 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
                      "per_class_top1": None if result is None else {
                          name: (None if math.isnan(v) else round(v, 4))
                          for name, v in zip(val_set.classes, result.per_class.tolist())},
-                     "skipped": skipped, "time_s": round(time.perf_counter() - epoch_start, 2)}
+                     "skipped": skipped, "val_skipped": len(val_skipped) if settings.validate else None,
+                     "time_s": round(time.perf_counter() - epoch_start, 2)}
             history.append(entry)
             if context.is_main:
                 _atomic_save({"model": _unwrap(wrapped).state_dict(), "optimizer": optimizer.state_dict(),
@@ -366,7 +402,7 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
             "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
             "recipe": settings.recipe.as_dict(), "init": settings.init, "dreal": settings.dreal,
             "reconstruction": info.reconstruction, "history": history, "checkpoint": str(weights),
-            "videos": len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set)),
+            "videos": val_total, "val_skipped": last.get("val_skipped"),
             "train_videos": len(train_set), "time_s": round(time.perf_counter() - started, 2),
             "device": device.type, "device_name": device_name(device), "precision": settings.precision,
             "world_size": context.world_size, "task": info.task, "status": "ok", "source": "vbench train",
