@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vbench.results import DEFAULT_OUT
 from vbench.cli.app import app, err, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 from vbench.errors import VbenchError
 
 EXAMPLES = """Examples:
@@ -44,8 +45,10 @@ def profile_command(
     out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for profile.json/.csv/.md."),
     resume: bool = typer.Option(False, "--resume", help="Skip the records already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list on stdout, nothing else."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
+    use_plugins(plugin)
     from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names, unstable_records
     from vbench.profiling.tables import legend_for, profile_rows
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vbench.results import DEFAULT_OUT
 from vbench.cli.app import LazyProgress, app, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 from vbench.cli.data_cmd import parse_options
 
 EXAMPLES = """Examples:
@@ -57,8 +58,10 @@ def train_command(
     out_dir: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="Folder for checkpoints and train records."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last finished epoch."),
     as_json: bool = typer.Option(False, "--json", help="Print the final record as JSON on stdout, nothing else."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Train a model with vbench's one recipe and validate it each epoch."""
+    use_plugins(plugin)
     from vbench.training.engine import TrainSettings, train
     from vbench.training.recipe import Recipe
 

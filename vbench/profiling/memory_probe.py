@@ -36,8 +36,10 @@ def main(request: dict) -> dict:
 
     import torch
 
+    from vbench.plugins import load_from_environment
     from vbench.profiling.runner import build_for_measurement
 
+    load_from_environment()  # the parent's plugins, so that a user's model can be built here
     torch.set_num_threads(request.get("threads") or torch.get_num_threads())
     before = _status_kib("VmRSS")
     model, inputs, run = build_for_measurement(request, torch.device("cpu"))
