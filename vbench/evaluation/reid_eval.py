@@ -136,6 +136,7 @@ def _record(result, name: str, info, settings, checkpoint_sha, scores_id: str, f
         "per_trial": figures.get("per_trial"), "features": str(features_path),
         "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha,
         "time_s": round(elapsed, 2), "task": info.task, "status": "ok",
+        "model_source": info.source,
     }
 
 

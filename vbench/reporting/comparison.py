@@ -73,6 +73,7 @@ class ComparisonRow:
     source: str = ""
     family: str = ""
     reconstruction: bool = False
+    user_model: bool = False  # registered from a plugin or a user's code, not vbench's zoo
     audit: list[str] = field(default_factory=list)
     flagged: bool = False
 
@@ -167,6 +168,7 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
         row.device = record.get("device_name") or record.get("device")
         row.audit, row.flagged = audit_record(record)
         row.reconstruction = bool(record.get("reconstruction"))
+        row.user_model = row.user_model or record.get("model_source") == "user"
     elif reported is not None:
         if _number(reported.params_m) is not None:
             row.params_m, row.params_source = _number(reported.params_m), "reported"
@@ -212,6 +214,7 @@ def build_comparison(
                             frames=record.get("frames"), size=record.get("size", ""), views=record.get("views", ""),
                             dataset=code, top1=record.get("top1"), top5=record.get("top5"), map=record.get("map"),
                             rank1=record.get("rank1"), accuracy_source="measured",
+                            user_model=record.get("model_source") == "user",
                             source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
         rows.append(_with_efficiency(row, profiled, None))
     if include_reported:

@@ -42,7 +42,7 @@ def _cells(row: ComparisonRow, reid: bool, mark: callable) -> list[str]:
         accuracy = [mark(a) if a != "-" else a for a in accuracy]
     latency = "-" if row.latency_ms is None else f"{row.latency_ms:.1f}"
     throughput = "-" if row.throughput is None else f"{row.throughput:.1f} (b{row.batch_size})"
-    method = row.method + (" (reconstruction)" if row.reconstruction else "")
+    method = row.method + (" (reconstruction)" if row.reconstruction else "") + (" (user)" if row.user_model else "")
     audit = "; ".join(a.split(" [")[0] for a in row.audit) if row.audit else ""
     if row.flagged:
         audit = "FLAG: " + audit
