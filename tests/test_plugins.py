@@ -316,3 +316,33 @@ def test_a_broken_entry_point_is_one_line_naming_it(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     one_line_error(invoke("models"), "entry point 'mytm = mytm_broken'", "package broken_models",
                    "ModuleNotFoundError", "no_such_dependency_xyz")
+
+
+def _documented_commands() -> list[list[str]]:
+    """The ``vbench`` command lines of docs/your-model.md and README's "Your model in the table"."""
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Your model in the table"):]
+    section = section[:section.index("\n## ", 1)]
+    lines = (ROOT / "docs" / "your-model.md").read_text().splitlines() + section.splitlines()
+    commands = []
+    for line in lines:
+        line = line.split("  #")[0].strip()
+        if line.startswith("vbench "):
+            for part in line.split(" && "):
+                commands.append(shlex.split(part)[1:])
+    return commands
+
+
+def test_the_documented_commands_name_options_that_exist():
+    """Every command line of the walk-through and of README's section names a command and options that
+    exist (with --help appended, the parser rejects an unknown option before it shows the help)."""
+    commands = _documented_commands()
+    assert {c[0] for c in commands} >= {"models", "train", "profile", "report", "plot"}
+    for args in commands:
+        assert "--plugin" in args, args
+        result = runner.invoke(app, args + ["--help"])
+        assert result.exit_code == 0, f"vbench {' '.join(args)}: {result.output}"
+    result = runner.invoke(app, ["plot", "--plugin", "x.py", "--hilight", "mytm_r18", "--help"])
+    assert result.exit_code == 2 and "No such option" in result.output  # the check can fail

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
@@ -153,8 +154,12 @@ def _raise_failure(what: str, error: BaseException, path: Path | None) -> None:
         inside = [f for f in frames if Path(f.filename).resolve() == path.resolve()]
         if inside:
             where = f" ({path.name}, line {inside[-1].lineno})"
-    elif frames:
-        where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})"
+    else:  # the deepest frame of the plugin's own code, not of the import machinery
+        stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+        own = [f for f in frames if not f.filename.startswith("<") and stdlib not in Path(f.filename).resolve().parents
+               and Path(f.filename).resolve() != Path(__file__).resolve()]
+        if own:
+            where = f" ({Path(own[-1].filename).name}, line {own[-1].lineno})"
     if isinstance(error, SyntaxError) and error.lineno:
         where = f" ({Path(error.filename or what).name}, line {error.lineno})"
     message = error.msg if isinstance(error, SyntaxError) else str(error)
