@@ -7,7 +7,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
-from vbench.models import create_model, list_models, load_checkpoint, model_info  # noqa: E402
+from vbench.models import ModelInfo, create_model, list_models, load_checkpoint, model_info  # noqa: E402
+from vbench.models.registry import register_model  # noqa: E402
+from vbench.plugins import load_plugins  # noqa: E402
 
 
 def profile(*args, **kwargs):
@@ -17,4 +19,5 @@ def profile(*args, **kwargs):
     return _profile(*args, **kwargs)
 
 
-__all__ = ["__version__", "create_model", "list_models", "load_checkpoint", "model_info", "profile"]
+__all__ = ["__version__", "ModelInfo", "create_model", "list_models", "load_checkpoint", "load_plugins", "model_info",
+           "profile", "register_model"]

@@ -35,3 +35,11 @@ class DeviceError(VbenchError, RuntimeError):
 
 class CheckpointError(VbenchError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model."""
+
+
+class ModelNameTaken(VbenchError, ValueError):
+    """A user model's name that the zoo or another file already registered."""
+
+
+class PluginError(VbenchError, ImportError):
+    """A plugin (a file, a module or an entry point) that could not be loaded."""

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from vbench.cli.app import app, err, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 from vbench.errors import VbenchError
 
 data_app = typer.Typer(help="Datasets: check that a dataset is complete, list datasets and test-view presets.",
@@ -55,8 +56,10 @@ def check_command(
     decoder: str = typer.Option("pyav", "--decoder", help="pyav, torchcodec or decord."),
     option: list[str] = typer.Option(None, "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout, nothing else."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Check a dataset: classes, videos in the split, missing and unreadable files, first problems."""
+    use_plugins(plugin)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from vbench.data.check import check_dataset
@@ -130,8 +133,10 @@ def _count(n: int) -> str:
 def list_command(
     views: bool = typer.Option(False, "--views", help="List the test-view presets instead of the datasets."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout, nothing else."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """List the datasets vbench reads (with their expected layout) or the test-view presets."""
+    use_plugins(plugin)
     from dataclasses import asdict
 
     from vbench.data import VIEW_PRESETS, dataset_info, list_datasets

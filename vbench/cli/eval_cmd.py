@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vbench.results import DEFAULT_OUT
 from vbench.cli.app import LazyProgress, app, err, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 from vbench.cli.data_cmd import parse_options
 
 EXAMPLES = """Examples:
@@ -73,8 +74,10 @@ def eval_command(
                                               "videos cannot be read (1 accepts any number)."),
     rescore: Path = typer.Option(None, "--rescore", help="Re-score a finished run's folder (with --average)."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON on stdout, nothing else."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Measure top-1, top-5 and mean class accuracy with a paper's test views."""
+    use_plugins(plugin)
     from vbench.errors import VbenchError
     from vbench.evaluation.engine import EvalSettings, evaluate
     from vbench.evaluation.engine import rescore as rescore_run

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import asdict
 
 import typer
 from rich.table import Table
 
 from vbench.cli.app import app, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 
 EXAMPLES = """Examples:
 
@@ -26,8 +28,10 @@ def models_command(
     pattern: str = typer.Argument(None, help="A model name, or a shell-style filter such as 'tsm*'."),
     aliases: bool = typer.Option(False, "--aliases", help="Also list the depth aliases (tsm_r18, ...)."),
     as_json: bool = typer.Option(False, "--json", help="Print the model infos as JSON."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
-    """List the models of the zoo with their paper, task and default input."""
+    """List the models of the zoo (and your plugins' models) with their paper, task and default input."""
+    use_plugins(plugin)
     from vbench.models import list_models, model_info
 
     names = list_models(pattern, aliases=aliases)
@@ -50,6 +54,10 @@ def models_command(
 
 
 def _kind(info) -> str:
+    if info.source == "user":
+        from vbench.models.registry import builder_of, defined_in
+
+        return f"user ({Path(defined_in(builder_of(info.name))).name})"
     if info.reconstruction:
         return "reconstruction"
     if info.name.startswith("tv_"):

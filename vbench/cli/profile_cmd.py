@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vbench.results import DEFAULT_OUT
 from vbench.cli.app import app, err, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 from vbench.errors import VbenchError
 
 EXAMPLES = """Examples:
@@ -47,8 +48,10 @@ def profile_command(
     verbose: bool = typer.Option(False, "--verbose", help="Also show where the run's time went, model by model."),
     flop_cache: bool = typer.Option(True, "--flop-cache/--no-flop-cache",
                                     help="Reuse FLOP counts stored for the same model code, arguments and input."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
+    use_plugins(plugin)
     from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names
     from vbench.profiling.records import FLOPS_CONVENTION, legend_for, phase_rows, profile_rows, unstable_records
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from vbench.results import DEFAULT_OUT
 from vbench.cli.app import app, err, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 
 REPORT_EXAMPLES = """Examples:
 
@@ -41,8 +42,10 @@ def report_command(
     formats: list[str] = typer.Option(["md", "csv", "latex", "html"], "--format", help="md, csv, latex, html."),
     reported: bool = typer.Option(True, "--reported/--no-reported", help="Include the papers' accuracy rows."),
     out_dir: Path = typer.Option(None, "--out", help="Where to write (default: the --results folder)."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Write the comparison table (Markdown, CSV, LaTeX, HTML) from measured and reported numbers."""
+    use_plugins(plugin)
     from vbench.reporting.formats import COLUMNS, REID_COLUMNS, _cells, _is_reid, caption, legend
     from vbench.reporting.report import load_results, report_notes, write_report
 
@@ -72,8 +75,10 @@ def plot_command(
     image_formats: list[str] = typer.Option(["png", "pdf"], "--image-format", help="png, pdf, svg (repeatable)."),
     reported: bool = typer.Option(True, "--reported/--no-reported", help="Include the papers' points."),
     out_dir: Path = typer.Option(None, "--out", help="Where to write (default: the --results folder)."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Draw accuracy vs GFLOPs, accuracy vs latency and throughput vs batch size charts."""
+    use_plugins(plugin)
     from vbench.reporting.report import write_plots
 
     paths = write_plots(results, out_dir, dataset=dataset, models=_split(models), kinds=tuple(kinds),

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vbench.results import DEFAULT_OUT
 from vbench.cli.app import LazyProgress, app, out, user_errors
+from vbench.cli.plugins_opt import PLUGIN, use_plugins
 from vbench.cli.data_cmd import parse_options
 
 EXAMPLES = """Examples:
@@ -60,8 +61,10 @@ def train_command(
                                          help="Stop when more than this fraction of the validation videos cannot "
                                               "be read (1 accepts any number)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final record as JSON on stdout, nothing else."),
+    plugin: list[str] = PLUGIN,
 ) -> None:
     """Train a model with vbench's one recipe and validate it each epoch."""
+    use_plugins(plugin)
     from vbench.training.engine import TrainSettings, train
     from vbench.training.recipe import Recipe
 

@@ -361,6 +361,7 @@ def _record(settings: EvalSettings, items: dict[int, dict], dataset, name: str, 
         "missing": described["missing"], "list_sha1": described["list_sha1"], "limit": settings.limit,
         "time_s": round(elapsed, 2), "clips_per_s": round(scored_now * views.views / elapsed, 3) if elapsed else None,
         "precision": settings.precision, "task": info.task, "status": "ok",
+        "model_source": info.source,
     }
 
 

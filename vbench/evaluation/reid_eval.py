@@ -137,6 +137,7 @@ def _record(result, name: str, info, settings, checkpoint_sha, scores_id: str, f
         "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha,
         "weights": "checkpoint" if checkpoint_sha else "random", "weights_seed": None if checkpoint_sha else 0,
         "time_s": round(elapsed, 2), "task": info.task, "status": "ok",
+        "model_source": info.source,
     }
 
 

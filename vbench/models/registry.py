@@ -16,11 +16,12 @@ import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from vbench.errors import UnknownModelError, VbenchError
+from vbench.errors import ModelNameTaken, UnknownModelError, VbenchError
 
 # Modules of vbench.models that hold shared parts, not model builders.
 _NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention"}
@@ -34,6 +35,8 @@ class ModelInfo:
     ``frames`` and ``size`` are the default input (T x H x W); ``reported_key`` names
     this model's rows in vbench's reported-numbers table. ``reconstruction`` is True for
     models built without public code or a readable paper body: not a verified port.
+    ``source`` is "zoo" for vbench's own models and "user" for a model registered from
+    outside the vbench package (a plugin file, a user's module): set by ``register_model``.
     """
 
     name: str
@@ -53,6 +56,7 @@ class ModelInfo:
     depths: tuple[int, ...] = ()
     reconstruction: bool = False
     notes: str = ""
+    source: str = "zoo"
 
     @property
     def default_input(self) -> str:
@@ -101,33 +105,66 @@ def register_model(
     checkpoint_filter: Callable[[dict, nn.Module], dict] | None = None,
     **info: Any,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register a builder under its function name.
+    """Register a builder under its function name (``vbench.register_model`` for users).
 
     A builder named like ``tsm_r50`` that lists ``depths=(18, 34, 50, 101)`` also answers
     to ``tsm_r18``, ``tsm_r34`` and ``tsm_r101`` (the same builder with ``depth=``).
+    A builder outside the vbench package is a user model (``source="user"``); it may not
+    take a name of the zoo, and registering it again from the same file replaces it (a
+    plugin imported twice), while two files registering one name is refused.
     """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         name = builder.__name__
-        if name in _REGISTRY:
-            raise RuntimeError(f"model {name} registered twice")
-        meta = ModelInfo(name=name, method=method, paper=paper, year=year, **info)
+        source = "zoo" if _in_vbench(builder.__module__) else "user"
+        meta = ModelInfo(name=name, method=method, paper=paper, year=year, source=source, **info)
         if not meta.reported_key:
             meta = replace(meta, reported_key=name)
-        entry = _Entry(meta, builder, checkpoint_filter)
-        _REGISTRY[name] = entry
         match = _DEPTH_SUFFIX.match(name)
         if match and meta.depths:
             meta = replace(meta, depth=meta.depth or int(match["depth"]))
-            _REGISTRY[name] = entry = replace(entry, info=meta)
-            for depth in meta.depths:
-                alias = f"{match['stem']}{depth}"
-                if alias != name:
-                    alias_info = replace(meta, name=alias, reported_key=alias, depth=depth)
-                    _ALIASES[alias] = _Entry(alias_info, builder, checkpoint_filter, {"depth": depth})
+        aliases = {f"{match['stem']}{d}": d for d in meta.depths} if match and meta.depths else {}
+        aliases.pop(name, None)
+        if source == "user":
+            _load_model_files()  # so that a user's name is checked against the whole zoo
+            for taken in (name, *aliases):
+                _check_free(taken, builder)
+        elif name in _REGISTRY:
+            raise RuntimeError(f"model {name} registered twice")
+        entry = _Entry(meta, builder, checkpoint_filter)
+        _REGISTRY[name] = entry
+        for alias, depth in aliases.items():
+            alias_info = replace(meta, name=alias, reported_key=alias, depth=depth)
+            _ALIASES[alias] = _Entry(alias_info, builder, checkpoint_filter, {"depth": depth})
         return builder
 
     return decorate
+
+
+def _in_vbench(module: str | None) -> bool:
+    return bool(module) and (module == "vbench" or module.startswith("vbench."))
+
+
+def defined_in(builder: Callable[..., nn.Module]) -> str:
+    """The source file of a builder (or its module's name when it has none)."""
+    try:
+        return str(Path(inspect.getsourcefile(builder)).resolve())
+    except (TypeError, OSError):
+        return builder.__module__
+
+
+def _check_free(name: str, builder: Callable[..., nn.Module]) -> None:
+    """Refuse a user model's name that the zoo or another file already registered."""
+    held = _REGISTRY.get(name) or _ALIASES.get(name)
+    if held is None:
+        return
+    if held.info.source == "zoo":
+        raise ModelNameTaken(
+            f"model name '{name}' is taken by the zoo's {held.info.method} model ({held.builder.__module__}): "
+            f"rename yours (the builder function's name is the model's name)")
+    if defined_in(held.builder) != defined_in(builder):
+        raise ModelNameTaken(f"model name '{name}' is registered twice, in {defined_in(held.builder)} and in "
+                             f"{defined_in(builder)}: rename one")
 
 
 def _load_model_files() -> None:

@@ -49,7 +49,10 @@ def cpu_peak_memory(request: dict, timeout_s: float = 600) -> PeakMemory:
     """Run the probe in a fresh process for the model described by ``request``."""
     package_root = str(Path(__file__).resolve().parents[2])  # so the probe imports this very vbench
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), PYTHONPATH=path)
+    from vbench.plugins import child_environment
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), PYTHONPATH=path,
+               **child_environment(request["model"]))  # a user's model is rebuilt from its plugin
     proc = subprocess.run([sys.executable, "-m", "vbench.profiling.memory_probe", json.dumps(request)],
                           capture_output=True, text=True, timeout=timeout_s, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]

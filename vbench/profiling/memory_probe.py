@@ -37,8 +37,10 @@ def main(request: dict) -> dict:
     import torch
 
     from vbench.models.registry import list_models
+    from vbench.plugins import load_from_environment
     from vbench.profiling.execution import build_for_measurement
 
+    load_from_environment()  # the parent's plugins, so that a user's model can be built here
     torch.set_num_threads(request.get("threads") or torch.get_num_threads())
     list_models()  # importing the model files (and torchvision's models) is code, not the model's memory
     before = _status_kib("VmRSS")

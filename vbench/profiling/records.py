@@ -46,7 +46,7 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
         "device": device.type, "device_name": device_name(device), "precision": request["precision"],
         "channels_last": request["channels_last"], "compile": request["compile"],
         "execution": execution_of(request, device), "threads": torch.get_num_threads(),
-        "reported_key": info.reported_key,
+        "reported_key": info.reported_key, "model_source": info.source,
         "reconstruction": info.reconstruction, "status": "ok", "error": None, "notes": list(notes),
         "fingerprint": None, "fingerprint_parts": None, "phase_s": None, **provenance(),
     }

@@ -91,6 +91,7 @@ class ComparisonRow:
     source: str = ""
     family: str = ""
     reconstruction: bool = False
+    user_model: bool = False  # registered from a plugin or a user's code, not vbench's zoo
     audit: list[str] = field(default_factory=list)
     flagged: bool = False
     latency_stable: bool | None = None  # False: the latency broke the stability rule, even re-measured
@@ -241,6 +242,7 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
         row.device = record.get("device_name") or record.get("device")
         row.audit, row.flagged = audit_record(record)
         row.reconstruction = bool(record.get("reconstruction"))
+        row.user_model = row.user_model or record.get("model_source") == "user"
     elif reported is not None:
         row.num_classes = int(reported.num_classes) if reported.num_classes else row.num_classes
         if _number(reported.params_m) is not None:
@@ -291,6 +293,7 @@ def build_comparison(
                             dataset=code, top1=record.get("top1"), top5=record.get("top5"), map=record.get("map"),
                             rank1=record.get("rank1"), accuracy_source="measured", num_classes=classes,
                             dirty=bool(record.get("dirty")), legacy=bool(record.get("legacy")),
+                            user_model=record.get("model_source") == "user",
                             **{f"{f}_status": "measured" for f in ("top1", "top5", "map", "rank1")},
                             source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
         rows.append(_with_efficiency(row, profiled, None))

@@ -65,7 +65,7 @@ def _cells(row: ComparisonRow, reid: bool, mark: Mark = text_mark) -> list[str]:
     if row.latency_stable is False and latency != "-":
         latency += UNSTABLE_MARK
     throughput = "-" if row.throughput is None else f"{row.throughput:.1f} (b{row.batch_size})"
-    method = row.method + (" (reconstruction)" if row.reconstruction else "")
+    method = row.method + (" (reconstruction)" if row.reconstruction else "") + (" (user)" if row.user_model else "")
     audit = "; ".join(a.split(" [")[0] for a in row.audit) if row.audit else ""
     if row.flagged:
         audit = "FLAG: " + audit

@@ -402,6 +402,7 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
             "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
             "recipe": settings.recipe.as_dict(), "init": settings.init, "dreal": settings.dreal,
             "reconstruction": info.reconstruction, "history": history, "checkpoint": str(weights),
+            "model_source": info.source,
             "videos": val_total, "val_skipped": last.get("val_skipped"),
             "train_videos": len(train_set), "time_s": round(time.perf_counter() - started, 2),
             "device": device.type, "device_name": device_name(device), "precision": settings.precision,
