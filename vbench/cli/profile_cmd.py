@@ -29,7 +29,7 @@ EXAMPLES = """Examples:
 @user_errors
 def profile_command(
     model: list[str] = typer.Option(None, "--model", "-m", help="Model to profile (repeatable)."),
-    all_models: bool = typer.Option(False, "--all", help="Profile every model of the zoo."),
+    all_models: bool = typer.Option(False, "--all", help="Profile every model of the zoo (and of the --plugin files)."),
     frames: int = typer.Option(None, "--frames", help="Frames per clip (default: each model's own)."),
     size: str = typer.Option(None, "--size", help="Input size: 224 or HxW such as 256x128 (default: model's)."),
     batch_size: list[int] = typer.Option([1], "--batch-size", "-b", help="Batch size (repeat for a sweep)."),

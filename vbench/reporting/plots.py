@@ -206,7 +206,7 @@ def _scatter(rows: list[ComparisonRow], x_of, x_label: str, dataset: str | None,
         shapes.add(STATUS_MARKERS[status])
         ax.scatter([x], [y], s=size, marker="*" if marked else STATUS_MARKERS[status], alpha=0.8,
                    facecolors=colour if measured else "none", edgecolors="black" if marked else colour,
-                   linewidths=2.0 if marked else 1.5, zorder=3, label=row.family or row.method,
+                   linewidths=2.0 if marked else 1.5, zorder=4 if marked else 3, label=row.family or row.method,
                    gid=f"{row.model or row.method}|{'measured' if measured else 'reported'}|{status}")
         points.append((x, y, size ** 0.5 / 2))  # marker radius in points (s is an area in points^2)
         weights.append("bold" if marked else "normal")
