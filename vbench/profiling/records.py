@@ -18,7 +18,10 @@ RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", 
               "channels_last", "compile")
 FLOPS_CONVENTION = ("GFLOPs = multiply-accumulates (fvcore + vbench handles), per view (one clip, batch 1), "
                     "BatchNorm included; elementwise ops counted apart")
-STABILITY_RULE = "stable when the latency IQR is at most 10% of its median"
+BUSY_FRACTION = 0.75
+STABILITY_RULE = (f"stable when the latency IQR is at most 10% of its median and the matmul probe just before and "
+                  f"after the timing ran at {BUSY_FRACTION:.0%} or more of the run's fastest probe (a steady "
+                  f"load slows every run alike, which the IQR alone does not see)")
 
 
 def record_key(request: dict) -> dict:
@@ -40,7 +43,8 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
         "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None, "flops_cached": None,
         "flops_convention": FLOPS_CONVENTION,
         "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
-        "latency_stable": None, "stability_rule": None, "machine_load": None, "first_latency": None,
+        "latency_stable": None, "latency_iqr_ok": None, "machine_busy": None, "stability_rule": None,
+        "machine_load": None, "first_latency": None,
         "throughput": None, "achieved_gflops_per_s": None, "device_peak_gflops_per_s": None, "peak_fraction": None,
         "peak_memory_mb": None, "memory_method": None,
         "device": device.type, "device_name": device_name(device), "precision": request["precision"],
@@ -55,6 +59,42 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
 def unstable_records(records: Sequence[dict]) -> list[dict]:
     """Records whose latency broke the stability rule (after any re-measurement)."""
     return [r for r in records if r.get("latency_stable") is False]
+
+
+def _probe_floor(record: dict) -> float | None:
+    load = record.get("machine_load") or {}
+    probes = [side.get("matmul_gmacs") for side in (load.get("before"), load.get("after")) if side]
+    return min(probes) if probes and None not in probes else None
+
+
+def judge_stability(records: Sequence[dict]) -> list[dict]:
+    """Set ``machine_busy`` and ``latency_stable`` of every timed record against the
+    fastest probe among them; returns the records whose verdict changed."""
+    floors = [f for f in map(_probe_floor, records) if f is not None]
+    best = max(floors, default=None)
+    changed = []
+    for record in records:
+        floor = _probe_floor(record)
+        if floor is None or record.get("latency_iqr_ok") is None:
+            continue
+        busy = floor < BUSY_FRACTION * best
+        verdict = (busy, record["latency_iqr_ok"] and not busy)
+        if (record.get("machine_busy"), record.get("latency_stable")) != verdict:
+            record["machine_busy"], record["latency_stable"] = verdict
+            changed.append(record)
+    return changed
+
+
+def instability(record: dict, records: Sequence[dict]) -> str:
+    """Why a record's latency is unstable, in words."""
+    reasons = []
+    if not record.get("latency_iqr_ok"):
+        reasons.append(f"IQR {record['latency_iqr_ms']:.1f} of {record['latency_ms']:.1f} ms")
+    if record.get("machine_busy"):
+        best = max(f for f in map(_probe_floor, records) if f is not None)
+        reasons.append(f"machine busy: matmul probe {_probe_floor(record):.1f} GMAC/s against the run's best "
+                       f"{best:.1f}")
+    return "; ".join(reasons)
 
 
 UNSTABLE_MARK = "!"

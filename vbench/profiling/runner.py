@@ -32,7 +32,8 @@ from vbench.profiling.device import resolve_device, resolve_precision
 from vbench.profiling.execution import build_for_measurement
 from vbench.profiling.flops import count_flops
 from vbench.profiling.params import count_params
-from vbench.profiling.records import RECORD_KEY, STABILITY_RULE, base_record, record_key, unstable_records
+from vbench.profiling.records import (RECORD_KEY, STABILITY_RULE, base_record, instability, judge_stability,
+                                     record_key, unstable_records)
 from vbench.results import DEFAULT_OUT, RecordStore
 
 METRICS = ("params", "flops", "latency", "memory")
@@ -181,7 +182,8 @@ def _time_latency(record: dict, run: Callable[[], Any], request: dict, settings:
     record.update(latency_ms=_round(latency.median_ms, 3), latency_iqr_ms=_round(latency.iqr_ms, 3),
                   latency_runs=latency.runs, timing_method=latency.method,
                   throughput=_round(batch / (latency.median_ms / 1e3), 3),
-                  latency_stable=latency.stable, stability_rule=STABILITY_RULE,
+                  latency_iqr_ok=latency.stable, latency_stable=latency.stable, machine_busy=None,
+                  stability_rule=STABILITY_RULE,
                   machine_load={"before": before, "after": machine_load(device)})
 
 
@@ -317,14 +319,17 @@ def profile(
 
 def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: torch.device,
                         store: RecordStore | None, tell: Callable[[str], None]) -> None:
-    """Time each unstable latency of this run once more; the record keeps both."""
+    """Judge every latency of the run against the run's fastest machine probe, time each
+    unstable one once more (the record keeps both), and judge again."""
+    changed = judge_stability(records)
     for record in unstable_records(records):
         if record.get("first_latency") is not None or record.get("status") != "ok":
             continue  # re-measured already (a record kept by --resume)
         request = measurement_request(record["model"], settings, record["batch_size"], device)
         tell(f"{record['model']} (batch {record['batch_size']}): latency unstable "
-             f"(IQR {record['latency_iqr_ms']:.1f} of {record['latency_ms']:.1f} ms), measuring it again")
-        first = {k: record[k] for k in ("latency_ms", "latency_iqr_ms", "latency_runs", "machine_load")}
+             f"({instability(record, records)}), measuring it again")
+        first = {k: record[k] for k in ("latency_ms", "latency_iqr_ms", "latency_runs", "machine_load",
+                                        "latency_iqr_ok", "machine_busy")}
         try:
             start = time.perf_counter()
             _, _, run = build_for_measurement(request, device)
@@ -335,5 +340,8 @@ def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: 
             record["notes"].append(f"re-measuring the unstable latency failed: {type(error).__name__}: {error}")
         record["first_latency"] = first
         _fill_rates(record)
-        if store is not None:
+        changed.append(record)
+    changed += judge_stability(records)
+    if store is not None:
+        for record in {id(r): r for r in changed}.values():
             store.put(record)
