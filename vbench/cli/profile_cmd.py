@@ -116,7 +116,8 @@ def profile_command(
     unstable = unstable_records(records)
     if unstable:
         names_given = " ".join(f"-m {r['model']}" for r in unstable)
-        err.print(f"[yellow]unstable latency[/] (IQR above 10% of the median, twice) for "
+        err.print(f"[yellow]unstable latency[/] (IQR above 10% of the median, or a busy machine, after a second "
+                  f"measurement) for "
                   f"{', '.join(sorted({r['model'] for r in unstable}))}: the machine was busy (see machine_load) or "
                   f"--time-budget is short; measure them again on a quiet machine: vbench profile {names_given}",
                   highlight=False, soft_wrap=True)
