@@ -105,6 +105,7 @@ def test_unstable_latency_is_marked_and_measured_again_at_the_end(tmp_path, monk
     monkeypatch.setattr(timing, "measure_latency", fake)
     quiet = {"loadavg_1m": 0.1, "matmul_gmacs": 80.0}
     monkeypatch.setattr("vbench.profiling.load.machine_load", lambda device: dict(quiet))
+    monkeypatch.setattr("vbench.profiling.load.measure_cpu_share", lambda fn: (fn(), 0.97))
     notes = []
     settings = ProfileSettings(metrics=("latency",), **FAST)
     [record] = profile(["tsn_r18"], settings, out_dir=tmp_path, on_note=notes.append)
@@ -205,21 +206,28 @@ def test_records_made_before_fingerprints_read_as_legacy_with_a_boolean_dirty(tm
 
 
 def test_a_steady_load_that_keeps_the_iqr_small_still_marks_the_latency_unstable(tmp_path, monkeypatch):
-    """Two busy processes slow every timed run alike: the IQR stays small, the matmul probe
-    around the timing falls; that record is judged against the run's fastest probe."""
+    """Two busy processes slow every timed run alike: the IQR stays small, but the timing
+    gets half the processor time its threads would (measured: 0.49 against 0.98 quiet)."""
     from vbench.profiling import timing
 
-    probes = iter([80.0, 80.0, 4.0, 3.5, 78.0, 81.0])  # tsn quiet, tsm under load, tsm again quiet
-    monkeypatch.setattr("vbench.profiling.load.machine_load",
-                        lambda device: {"loadavg_1m": 1.0, "matmul_gmacs": next(probes)})
+    shares = iter([0.98, 0.49, 0.97])  # tsn quiet, tsm under load, tsm again quiet
+    monkeypatch.setattr("vbench.profiling.load.measure_cpu_share", lambda fn: (fn(), next(shares)))
     latencies = iter([500.0, 2800.0, 600.0])
     monkeypatch.setattr(timing, "measure_latency", lambda fn, device, **k: Latency(next(latencies), 5.0, 9, "fake"))
     notes = []
     tsn, tsm = profile(["tsn_r18", "tsm_r18"], ProfileSettings(metrics=("latency",), **FAST), out_dir=tmp_path,
                        on_note=notes.append)
-    assert notes == ["tsm_r18 (batch 1): latency unstable (machine busy: matmul probe 3.5 GMAC/s against the "
-                     "run's best 80.0), measuring it again"]
+    assert notes == ["tsm_r18 (batch 1): latency unstable (machine busy: the timing got 49% of its threads' "
+                     "processor time), measuring it again"]
     assert tsn["latency_stable"] is True and tsn["first_latency"] is None and tsn["latency_ms"] == 500.0
     assert tsm["latency_stable"] is True and tsm["machine_busy"] is False and tsm["latency_ms"] == 600.0
     assert tsm["first_latency"]["latency_ms"] == 2800.0 and tsm["first_latency"]["machine_busy"] is True
+    assert tsm["first_latency"]["cpu_share"] == 0.49 and tsm["cpu_share"] == 0.97
     assert json.loads((tmp_path / "profile.json").read_text()) == [tsn, tsm]
+
+
+def test_the_cpu_share_of_a_timing_is_measured():
+    from vbench.profiling.load import measure_cpu_share
+
+    result, share = measure_cpu_share(lambda: sum(i * i for i in range(2_000_000)))
+    assert result > 0 and 0 < share <= 1.05  # one Python thread of torch's threads: at most their share

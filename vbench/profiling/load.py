@@ -1,13 +1,19 @@
-"""How busy the machine is around a timing: load average and a short matmul probe.
+"""How busy the machine is during and around a timing.
 
-A latency taken while another job shares the processor can be twice the quiet one. The
-record keeps the 1-minute load average and the throughput of a small fixed matmul just
-before and just after its timing, so a reader can tell a loaded machine from a slow model.
+A latency taken while another job shares the processor can be four times the quiet one,
+with a small IQR, since a steady load slows every run alike. On the CPU the telling
+figure is the share of the processor the timing got: the process's CPU seconds over wall
+seconds x torch's threads (0.98 for tsn_r50 on a quiet 2-core machine, 0.49 beside two
+busy processes). The record also keeps the 1-minute load average and a small matmul's
+throughput just before and after the timing, which serve on a GPU.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -37,3 +43,11 @@ def matmul_gmacs(device: torch.device, seconds: float = 0.1) -> float:
 def machine_load(device: torch.device) -> dict:
     """The load average and the matmul probe's GMAC/s, now."""
     return {"loadavg_1m": load_average(), "matmul_gmacs": matmul_gmacs(device)}
+
+
+def measure_cpu_share(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()``'s result, and the share of ``torch.get_num_threads()`` cores it got."""
+    wall, cpu = time.perf_counter(), sum(os.times()[:2])
+    result = fn()
+    wall, cpu = time.perf_counter() - wall, sum(os.times()[:2]) - cpu
+    return result, round(cpu / (wall * torch.get_num_threads()), 3) if wall > 0 else 1.0

@@ -18,10 +18,12 @@ RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", 
               "channels_last", "compile")
 FLOPS_CONVENTION = ("GFLOPs = multiply-accumulates (fvcore + vbench handles), per view (one clip, batch 1), "
                     "BatchNorm included; elementwise ops counted apart")
-BUSY_FRACTION = 0.5  # a quiet probe varies by about 30% here; two busy processes take it to 5%
-STABILITY_RULE = (f"stable when the latency IQR is at most 10% of its median and the matmul probe just before and "
-                  f"after the timing ran at {BUSY_FRACTION:.0%} or more of the run's fastest probe (a steady "
-                  f"load slows every run alike, which the IQR alone does not see)")
+CPU_SHARE_MIN = 0.8  # a quiet 2-core machine gives 0.98, two busy processes beside it 0.49
+BUSY_FRACTION = 0.5  # GPU: the matmul probe against the run's fastest (quiet ones vary by ~30%)
+STABILITY_RULE = (f"stable when the latency IQR is at most 10% of its median and the machine was not busy: on the "
+                  f"CPU the timing got at least {CPU_SHARE_MIN:.0%} of its threads' processor time, on a GPU the "
+                  f"matmul probe just before and after ran at {BUSY_FRACTION:.0%} or more of the run's fastest "
+                  f"(a steady load slows every run alike, which the IQR alone does not see)")
 
 
 def record_key(request: dict) -> dict:
@@ -43,7 +45,8 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
         "elementwise_gops": None, "gflops_dispatch": None, "uncounted_ops": None, "flops_cached": None,
         "flops_convention": FLOPS_CONVENTION,
         "latency_ms": None, "latency_iqr_ms": None, "latency_runs": None, "timing_method": None,
-        "latency_stable": None, "latency_iqr_ok": None, "machine_busy": None, "stability_rule": None,
+        "latency_stable": None, "latency_iqr_ok": None, "machine_busy": None, "cpu_share": None,
+        "stability_rule": None,
         "machine_load": None, "first_latency": None,
         "throughput": None, "achieved_gflops_per_s": None, "device_peak_gflops_per_s": None, "peak_fraction": None,
         "peak_memory_mb": None, "memory_method": None,
@@ -74,10 +77,10 @@ def judge_stability(records: Sequence[dict]) -> list[dict]:
     best = max(floors, default=None)
     changed = []
     for record in records:
-        floor = _probe_floor(record)
-        if floor is None or record.get("latency_iqr_ok") is None:
+        floor, share = _probe_floor(record), record.get("cpu_share")
+        if record.get("latency_iqr_ok") is None or (share is None and floor is None):
             continue
-        busy = floor < BUSY_FRACTION * best
+        busy = share < CPU_SHARE_MIN if share is not None else floor < BUSY_FRACTION * best
         verdict = (busy, record["latency_iqr_ok"] and not busy)
         if (record.get("machine_busy"), record.get("latency_stable")) != verdict:
             record["machine_busy"], record["latency_stable"] = verdict
@@ -90,7 +93,9 @@ def instability(record: dict, records: Sequence[dict]) -> str:
     reasons = []
     if not record.get("latency_iqr_ok"):
         reasons.append(f"IQR {record['latency_iqr_ms']:.1f} of {record['latency_ms']:.1f} ms")
-    if record.get("machine_busy"):
+    if record.get("machine_busy") and record.get("cpu_share") is not None:
+        reasons.append(f"machine busy: the timing got {record['cpu_share']:.0%} of its threads' processor time")
+    elif record.get("machine_busy"):
         best = max(f for f in map(_probe_floor, records) if f is not None)
         reasons.append(f"machine busy: matmul probe {_probe_floor(record):.1f} GMAC/s against the run's best "
                        f"{best:.1f}")

@@ -173,18 +173,19 @@ def measurement_fingerprint(model: torch.nn.Module, request: dict, settings: Pro
 def _time_latency(record: dict, run: Callable[[], Any], request: dict, settings: ProfileSettings,
                   device: torch.device) -> None:
     """Latency and throughput, with the machine's load just before and after."""
-    from vbench.profiling.load import machine_load
+    from vbench.profiling import load
     from vbench.profiling.timing import measure_latency
 
-    before = machine_load(device)
-    latency = measure_latency(run, device, warmup=settings.warmup, budget_s=settings.time_budget_s)
+    before = load.machine_load(device)
+    latency, share = load.measure_cpu_share(
+        lambda: measure_latency(run, device, warmup=settings.warmup, budget_s=settings.time_budget_s))
     batch = request["batch_size"]
     record.update(latency_ms=_round(latency.median_ms, 3), latency_iqr_ms=_round(latency.iqr_ms, 3),
                   latency_runs=latency.runs, timing_method=latency.method,
                   throughput=_round(batch / (latency.median_ms / 1e3), 3),
                   latency_iqr_ok=latency.stable, latency_stable=latency.stable, machine_busy=None,
-                  stability_rule=STABILITY_RULE,
-                  machine_load={"before": before, "after": machine_load(device)})
+                  cpu_share=share if device.type == "cpu" else None, stability_rule=STABILITY_RULE,
+                  machine_load={"before": before, "after": load.machine_load(device)})
 
 
 def _fill_rates(record: dict) -> None:
@@ -329,7 +330,7 @@ def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: 
         tell(f"{record['model']} (batch {record['batch_size']}): latency unstable "
              f"({instability(record, records)}), measuring it again")
         first = {k: record[k] for k in ("latency_ms", "latency_iqr_ms", "latency_runs", "machine_load",
-                                        "latency_iqr_ok", "machine_busy")}
+                                        "latency_iqr_ok", "machine_busy", "cpu_share")}
         try:
             start = time.perf_counter()
             _, _, run = build_for_measurement(request, device)
