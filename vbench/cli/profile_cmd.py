@@ -118,7 +118,7 @@ def profile_command(
         names_given = " ".join(f"-m {r['model']}" for r in unstable)
         err.print(f"[yellow]unstable latency[/] (IQR above 10% of the median, or a busy machine, after a second "
                   f"measurement) for "
-                  f"{', '.join(sorted({r['model'] for r in unstable}))}: the machine was busy (see machine_load) or "
+                  f"{', '.join(sorted({r['model'] for r in unstable}))}: the machine was busy (see cpu_share and machine_load) or "
                   f"--time-budget is short; measure them again on a quiet machine: vbench profile {names_given}",
                   highlight=False, soft_wrap=True)
     if any(r["status"] != "ok" for r in records):
