@@ -12,6 +12,18 @@ from vbench.data.decoding import PyAVReader
 from vbench.data.sampling import dense_test, sample_clips, segment_test, segment_train
 from vbench.data.transforms import crop_boxes, multiscale_box, resize_short_side, views_for_test
 
+
+def _install_torchcodec(monkeypatch, decoder) -> None:
+    """A stand-in ``torchcodec`` package whose VideoDecoder is ``decoder``."""
+    import sys
+    import types
+
+    package = types.ModuleType("torchcodec")
+    package.decoders = types.SimpleNamespace(VideoDecoder=decoder)
+    monkeypatch.setitem(sys.modules, "torchcodec", package)
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", package.decoders)
+
+
 WANTED = [0, 3, 4, 17, 18, 30, 46, 49, 49, 12]  # unsorted, repeated, first and last
 
 
@@ -137,10 +149,7 @@ def test_optional_decoders_plug_in(tmp_path, monkeypatch):
         def get_frames_at(self, indices):
             return types.SimpleNamespace(data=torch.from_numpy(self._reader.get(indices)))
 
-    package = types.ModuleType("torchcodec")
-    package.decoders = types.SimpleNamespace(VideoDecoder=FakeTorchCodec)
-    monkeypatch.setitem(sys.modules, "torchcodec", package)
-    monkeypatch.setitem(sys.modules, "torchcodec.decoders", package.decoders)
+    _install_torchcodec(monkeypatch, FakeTorchCodec)
     path = write_video(tmp_path / "v.mp4", 20)
     reader = open_reader(VideoRecord("v", 0, str(path)), decoder="torchcodec")
     assert reader.num_frames == 20 and [read_index(f) for f in reader.get([19, 2])] == [19, 2]
@@ -154,7 +163,6 @@ def test_optional_decoders_plug_in(tmp_path, monkeypatch):
 
 def test_errors_while_decoding_are_decode_errors_and_bad_frame_indices_are_not(tmp_path, monkeypatch):
     """A library's or the file system's error is the file's (DecodeError); an index outside the video is a bug."""
-    import sys
     import types
 
     class BrokenStream:
@@ -164,10 +172,7 @@ def test_errors_while_decoding_are_decode_errors_and_bad_frame_indices_are_not(t
         def get_frames_at(self, indices):
             raise RuntimeError("Could not decode packet at pts 3600")
 
-    package = types.ModuleType("torchcodec")
-    package.decoders = types.SimpleNamespace(VideoDecoder=BrokenStream)
-    monkeypatch.setitem(sys.modules, "torchcodec", package)
-    monkeypatch.setitem(sys.modules, "torchcodec.decoders", package.decoders)
+    _install_torchcodec(monkeypatch, BrokenStream)
     path = write_video(tmp_path / "v.mp4", 6)
     library = open_reader(VideoRecord("v", 0, str(path)), decoder="torchcodec")
     with pytest.raises(DecodeError, match="^cannot decode: Could not decode packet at pts 3600$"):
