@@ -105,7 +105,8 @@ def instability(record: dict, records: Sequence[dict]) -> str:
 UNSTABLE_MARK = "!"
 DIRTY_MARK = "*"
 UNSTABLE_LEGEND = (f"{UNSTABLE_MARK} unstable latency ({STABILITY_RULE}), even after a second measurement at the "
-                   "end of the run: a busy machine or too short a --time-budget; see cpu_share and machine_load in profile.json.")
+                   "end of the run: a busy machine or too short a --time-budget; see cpu_share and machine_load "
+                   "in profile.json.")
 DIRTY_LEGEND = f"{DIRTY_MARK} measured from a source tree with uncommitted changes (dirty)."
 LEGACY_LEGEND = ("legacy record: made before vbench stored fingerprints; its time and revision may be those of a "
                  "later resume rather than of the measurement.")
