@@ -3,8 +3,9 @@ import dataclasses
 import pytest
 
 import vbench
+from vbench.profiling.fidelity import cost_record
 from vbench.reporting.reported import (
-    PRINTED, Audit, audit_row, printed_tolerance, reported_table, rows_for, validate_row,
+    PRINTED, Audit, compare, printed_tolerance, reported_table, rows_for, validate_row,
 )
 
 CHECKED = [row for row in reported_table() if row.checked]
@@ -73,7 +74,7 @@ def test_unstated_convention_passes_on_any_convention_and_lists_all_three():
 
 
 def _assert_audits(row, quantity):
-    audits = audit_row(row, quantities=(quantity,))
+    audits = compare(row, cost_record(**row.setting), quantities=(quantity,))
     assert [a.quantity for a in audits] == [quantity]
     for audit in audits:
         if quantity == "gflops" and row.flops_counting == "unstated":
@@ -96,3 +97,25 @@ def test_model_against_unverified_or_derived_figures(check):
     """Same comparison and tolerance, but the figure was not read in print: its id says unverified or derived."""
     assert check[0].status_of(check[1]) in ("unverified", "derived")
     _assert_audits(*check)
+
+
+def test_compare_reads_a_record_in_the_rows_units_and_convention():
+    base = next(r for r in reported_table() if r.checked and r.value("params_m") and r.value("gflops"))
+    record = {"params_m": 25.0, "gflops": 33.0, "gflops_without_bn": 32.8,
+              "gflops_by_op": {"conv": 32.5, "linear": 0.002, "batch_norm": 0.2}}
+    decimal = dataclasses.replace(base, params_m="25.0", gflops="33", units="decimal", flops_counting="macs")
+    params, gflops = compare(decimal, record)
+    assert (params.measured, gflops.measured, gflops.by_convention) == (25.0, 33.0, None) and params.ok
+    binary = dataclasses.replace(decimal, params_m="23.8", gflops="30.7", units="binary")
+    params, gflops = compare(binary, record)
+    assert params.measured == pytest.approx(25e6 / 2 ** 20) and gflops.measured == pytest.approx(33e9 / 2 ** 30)
+    assert params.ok and gflops.ok
+    conv_fc = dataclasses.replace(decimal, gflops="32.5", flops_counting="conv-fc")
+    assert compare(conv_fc, record, quantities=("gflops",))[0].measured == pytest.approx(32.502)
+    unstated = dataclasses.replace(decimal, gflops="32.8", flops_counting="unstated")
+    audit = compare(unstated, record, quantities=("gflops",))[0]
+    assert audit.measured == 32.8 and set(audit.by_convention) == {"macs", "macs-no-bn", "conv-fc"} and audit.ok
+    assert compare(decimal, {"params_m": 25.0})[0].quantity == "params_m"  # no FLOPs measured: no GFLOPs audit
+    assert len(compare(decimal, {"params_m": 25.0})) == 1
+    off = dataclasses.replace(decimal, params_m="26.0")
+    assert not compare(off, record, quantities=("params_m",))[0].ok

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vbench.reporting.reported import CONVENTIONS, ReportedRow, printed_tolerance, reported_table
+from vbench.reporting.reported import ReportedRow, compare, reported_table
 
 # vbench's dataset names and the short names the reported table uses.
 DATASET_CODES = {
@@ -117,15 +117,6 @@ def _number(text: str) -> float | None:
     return float(text) if text not in ("", "-", None) else None
 
 
-def _measured_gflops(record: dict, counting: str) -> float | None:
-    if counting == "conv-fc":
-        ops = record.get("gflops_by_op")
-        return sum(ops.get(k, 0.0) for k in ("conv", "linear", "addmm", "matmul")) if ops else None
-    if counting == "macs-no-bn":
-        return record.get("gflops_without_bn")
-    return record.get("gflops")
-
-
 def audit_record(record: dict, rows: tuple[ReportedRow, ...] | None = None) -> tuple[list[str], bool]:
     """Differences between a profile record and the paper figures at its setting.
 
@@ -155,28 +146,18 @@ def audit_record(record: dict, rows: tuple[ReportedRow, ...] | None = None) -> t
 
 def _audit_line(record: dict, row: ReportedRow, quantity: str, figure: str) -> tuple[str | None, bool]:
     """One audit line for one printed figure (None when not printed or not measured)."""
+    audits = compare(row, record, quantities=(figure,))
+    if not audits:
+        return None, False
+    audit = audits[0]
     printed = getattr(row, figure)
-    if printed in ("", "-"):
-        return None, False
-    scale = (1e6 / 2 ** 20 if figure == "params_m" else 1e9 / 2 ** 30) if row.units == "binary" else 1
-    if figure == "params_m":
-        measured = {"": record.get("params_m")}
-    elif row.flops_counting == "unstated":
-        measured = {name: _measured_gflops(record, name) for name in CONVENTIONS}
-    else:
-        measured = {"": _measured_gflops(record, row.flops_counting or "macs")}
-    measured = {name: value * scale for name, value in measured.items() if value is not None}
-    if not measured:
-        return None, False
-    reported, tolerance = float(printed), printed_tolerance(printed)
-    off = not any(abs(value - reported) <= tolerance for value in measured.values())
-    tags = f"({row.status_of(figure)}{', check' if row.checked else ''}){' OFF' if off else ''}"
+    tags = f"({row.status_of(figure)}{', check' if row.checked else ''}){'' if audit.ok else ' OFF'}"
     where = f" [{row.source}, {row.table}]"
-    if "" in measured:
-        relative = 100 * (measured[""] - reported) / reported
-        return f"{quantity} {relative:+.1f}% vs {printed} {tags}{where}", off
-    each = ", ".join(f"{name} {100 * (value - reported) / reported:+.1f}%" for name, value in measured.items())
-    return f"{quantity} vs {printed} {tags}, convention not stated: {each}{where}", off
+    if not audit.by_convention:
+        return f"{quantity} {100 * audit.relative:+.1f}% vs {printed} {tags}{where}", not audit.ok
+    each = ", ".join(f"{name} {100 * (value - audit.reported) / audit.reported:+.1f}%"
+                     for name, value in audit.by_convention.items())
+    return f"{quantity} vs {printed} {tags}, convention not stated: {each}{where}", not audit.ok
 
 
 def _profile_index(profile_records: list[dict]) -> dict[tuple, dict]:

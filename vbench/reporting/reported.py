@@ -20,7 +20,7 @@ derived     not printed as such: computed by vbench from printed figures (twice 
 
 A row with ``check = yes`` is a setting vbench's model is built to match: tests build
 the model at that row's frames, input size and classes and hold its params and GFLOPs
-to the row (``audit_row``). Only figures whose status is verified or secondary count as
+to the row (``compare``, with a record from ``vbench.profiling.fidelity``). Only figures whose status is verified or secondary count as
 checked against print; the tests compare the others under their own label. Where a
 paper and its official code disagree, both rows are kept; the one vbench follows has
 ``check = yes`` and the ``note`` of each says why.
@@ -107,6 +107,12 @@ class ReportedRow:
         h, _, w = self.input_size.partition("x")
         return int(h), int(w or h)
 
+    @property
+    def setting(self) -> dict:
+        """The setting its figures are of, as ``vbench.profiling.fidelity.cost_record`` takes it."""
+        return {"model": self.key, "frames": int(self.frames) if self.frames else None, "size": self.size,
+                "num_classes": int(self.num_classes) if self.num_classes else None}
+
     def overrides(self) -> dict[str, str]:
         """``figure_status`` as {figure: status}; malformed parts are left to validate_row."""
         pairs = (part.partition("=") for part in self.figure_status.split(";") if part.strip())
@@ -191,48 +197,41 @@ class Audit:
         return f"{head}, convention not stated: {each}"
 
 
-def _measured_gflops(flops, counting: str) -> float:
+def measured_gflops(record: dict, counting: str) -> float | None:
+    """A profile record's GFLOPs under one counting convention (None where the record lacks it)."""
     if counting == "macs":
-        return flops.gflops
+        return record.get("gflops")
     if counting == "macs-no-bn":
-        return flops.gflops_without_bn
+        return record.get("gflops_without_bn")
     if counting == "conv-fc":
-        return flops.gflops_of(("conv", "linear", "addmm", "matmul"))
+        ops = record.get("gflops_by_op")
+        return sum(ops.get(k, 0.0) for k in ("conv", "linear", "addmm", "matmul")) if ops else None
     raise VbenchError(f"unknown flops_counting '{counting}'")
 
 
-def audit_row(row: ReportedRow, quantities: tuple[str, ...] = ("params_m", "gflops")) -> list[Audit]:
-    """Build the row's model at the row's setting and compare its params and/or GFLOPs.
+def compare(row: ReportedRow, record: dict, quantities: tuple[str, ...] = ("params_m", "gflops")) -> list[Audit]:
+    """A profile record's params and/or GFLOPs against the row's printed figures, in the row's units.
 
-    With ``flops_counting = unstated`` the GFLOPs audit carries the measured figure under
-    each convention and passes when any one is within tolerance.
+    The one comparison of measurement with print: tests hold checked rows to it (with a
+    record from ``vbench.profiling.fidelity``) and reports write its audit column. A figure
+    not printed, or not in the record, gives no audit. With ``flops_counting = unstated``
+    the GFLOPs audit carries the figure under each convention and passes on any one.
     """
-    import torch
-
-    from vbench.models import create_model, model_info
-    from vbench.profiling.flops import count_flops
-    from vbench.profiling.params import count_params
-
-    info = model_info(row.key)
-    frames = int(row.frames) if row.frames else None
-    classes = int(row.num_classes) if row.num_classes else None
-    model = create_model(row.key, num_classes=classes, num_frames=frames).eval()
-    unit_m, unit_g = (2 ** 20, 2 ** 30) if row.units == "binary" else (1e6, 1e9)
+    binary = row.units == "binary"
     audits = []
-    if "params_m" in quantities and row.params_m not in ("", "-"):
-        measured = count_params(model) / unit_m
+    if "params_m" in quantities and row.value("params_m") is not None and record.get("params_m") is not None:
+        measured = record["params_m"] * (1e6 / 2 ** 20 if binary else 1)
         audits.append(Audit(row, "params_m", float(row.params_m), measured, printed_tolerance(row.params_m)))
-    if "gflops" in quantities and row.gflops not in ("", "-"):
-        x = torch.randn(info.input_shape(1, frames, row.size))
-        flops = count_flops(model, x, audit=False)
-        scale = 1e9 / unit_g
-        if row.flops_counting == "unstated":
-            each = {name: _measured_gflops(flops, name) * scale for name in CONVENTIONS}
-            closest = min(each.values(), key=lambda v: abs(v - float(row.gflops)))
-            audits.append(Audit(row, "gflops", float(row.gflops), closest, printed_tolerance(row.gflops), each))
-        else:
-            measured = _measured_gflops(flops, row.flops_counting or "macs") * scale
-            audits.append(Audit(row, "gflops", float(row.gflops), measured, printed_tolerance(row.gflops)))
+    if "gflops" in quantities and row.value("gflops") is not None:
+        scale = 1e9 / 2 ** 30 if binary else 1
+        conventions = CONVENTIONS if row.flops_counting == "unstated" else (row.flops_counting or "macs",)
+        each = {name: measured_gflops(record, name) for name in conventions}
+        each = {name: value * scale for name, value in each.items() if value is not None}
+        if each:
+            reported = float(row.gflops)
+            closest = min(each.values(), key=lambda v: abs(v - reported))
+            audits.append(Audit(row, "gflops", reported, closest, printed_tolerance(row.gflops),
+                                each if row.flops_counting == "unstated" else None))
     return audits
 
 
