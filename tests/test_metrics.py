@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vbench.evaluation.distributed import ShardSampler
+from vbench.runtime.distributed import ShardSampler
 from vbench.evaluation.metrics import classification_result, confusion_matrix, fuse_views, topk_accuracy
 
 

@@ -1,15 +1,16 @@
 """vbench: a benchmark harness and a faithful model zoo for efficient video recognition."""
 
-from importlib.metadata import PackageNotFoundError, version
+from vbench.models import ModelInfo, create_model, list_models, load_checkpoint, model_info
+from vbench.models.registry import register_model
+from vbench.plugins import load_plugins
+from vbench.version import __version__
 
-try:
-    __version__ = version("vbench")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0"
 
-from vbench.models import ModelInfo, create_model, list_models, load_checkpoint, model_info  # noqa: E402
-from vbench.models.registry import register_model  # noqa: E402
-from vbench.plugins import load_plugins  # noqa: E402
+def load_records(folder="runs", kind="profile"):
+    """Records as a pandas DataFrame; see ``vbench.dataframes.load_records``."""
+    from vbench.dataframes import load_records as _load_records
+
+    return _load_records(folder, kind)
 
 
 def profile(*args, **kwargs):
@@ -19,5 +20,5 @@ def profile(*args, **kwargs):
     return _profile(*args, **kwargs)
 
 
-__all__ = ["__version__", "ModelInfo", "create_model", "list_models", "load_checkpoint", "load_plugins", "model_info",
-           "profile", "register_model"]
+__all__ = ["__version__", "ModelInfo", "create_model", "list_models", "load_checkpoint", "load_plugins",
+           "load_records", "model_info", "profile", "register_model"]

@@ -56,13 +56,13 @@ def provenance() -> dict[str, str | bool | float | None]:
     import torch
     import torchvision
 
-    import vbench
+    from vbench.version import __version__
 
     rev, dirty = git_state()
     return {
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "vbench": vbench.__version__,
+        "vbench": __version__,
         "python": platform.python_version(),
         "git_rev": rev,
         "dirty": dirty,

@@ -66,7 +66,7 @@ def profile_command(
         flop_cache=flop_cache,
     )
     settings.validate()
-    from vbench.profiling.device import resolve_device
+    from vbench.runtime.device import resolve_device
 
     _, note = resolve_device(device)
     if note:

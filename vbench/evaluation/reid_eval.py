@@ -18,7 +18,7 @@ import torch
 
 from vbench.environment import provenance
 from vbench.errors import VbenchError
-from vbench.evaluation.distributed import gather_to_main, init_distributed, shutdown_distributed
+from vbench.runtime.distributed import gather_to_main, init_distributed, shutdown_distributed
 from vbench.evaluation.records import EVAL_RECORD_KEY, eval_fingerprint, eval_markdown, rescored
 from vbench.results import DEFAULT_OUT, RecordStore, atomic_write_text
 
@@ -56,7 +56,7 @@ def _load_features_only(model: torch.nn.Module, settings) -> tuple[str | None, l
 def evaluate_reid(settings, on_progress=None) -> dict | None:
     from vbench import reid
     from vbench.models import create_model, model_info
-    from vbench.profiling.device import device_name, resolve_device
+    from vbench.runtime.device import device_name, resolve_device
 
     protocol = settings.protocol or "official"
     if protocol not in reid.PROTOCOLS:

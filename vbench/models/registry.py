@@ -173,11 +173,9 @@ def _load_model_files() -> None:
     if _LOADED:
         return
     _LOADED = True
-    import vbench.models as package
-
-    for module in pkgutil.iter_modules(package.__path__):
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):  # the model files beside this one
         if not module.ispkg and module.name not in _NOT_MODEL_FILES and not module.name.startswith("_"):
-            importlib.import_module(f"vbench.models.{module.name}")
+            importlib.import_module(f"{__package__}.{module.name}")
 
 
 def _entry(name: str) -> _Entry:
@@ -206,6 +204,14 @@ def list_models(pattern: str | None = None, *, aliases: bool = False) -> list[st
 def model_info(name: str) -> ModelInfo:
     """Paper, task, default input and reported-table key of a registered model."""
     return _entry(name).info
+
+
+def model_catalogue() -> dict[str, dict[str, Any]]:
+    """What a report needs to know of every registered name (aliases too): its family and
+    whether it is a reconstruction. Reporting takes this as data, so that it never imports
+    the zoo."""
+    return {name: {"family": model_info(name).family, "reconstruction": model_info(name).reconstruction}
+            for name in list_models(aliases=True)}
 
 
 def resolve_depth(name: str, depth: int | None) -> str:

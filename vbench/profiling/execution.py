@@ -5,12 +5,11 @@ record keeps about it. Shared by the runner and the memory probe's fresh process
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
 from vbench.models.registry import create_model, model_info
-from vbench.profiling.device import resolve_precision, synchronize
+from vbench.runtime.device import resolve_precision, synchronize
+from vbench.runtime.precision import autocast
 
 
 def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
@@ -34,10 +33,9 @@ def build_for_measurement(request: dict, device: torch.device, model: torch.nn.M
     shape = info.input_shape(request["batch_size"], request["frames"], tuple(request["size"]))
     inputs = torch.randn(shape, device=device)
     dtype = resolve_precision(request["precision"])
-    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
 
     def run():
-        with torch.inference_mode(), autocast():
+        with torch.inference_mode(), autocast(device, dtype):
             out = runnable(inputs)
         synchronize(device)
         return out

@@ -11,7 +11,7 @@ import torch
 
 from vbench.environment import provenance
 from vbench.models.registry import model_info
-from vbench.profiling.device import device_name
+from vbench.runtime.device import device_name
 from vbench.profiling.execution import execution_of
 
 RECORD_KEY = ("model", "frames", "size", "batch_size", "num_classes", "device", "precision",

@@ -28,7 +28,7 @@ import torch
 from vbench.errors import VbenchError
 from vbench.fingerprint import code_sources, digest, explain, fingerprint, model_parts
 from vbench.models.registry import create_model, list_models, model_info, resolve_depth
-from vbench.profiling.device import resolve_device, resolve_precision
+from vbench.runtime.device import resolve_device, resolve_precision
 from vbench.profiling.execution import build_for_measurement
 from vbench.profiling.flops import count_flops
 from vbench.profiling.params import count_params
