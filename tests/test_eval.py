@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 import vbench
 from vbench.cli import app
-from vbench.evaluation.engine import EvalSettings, ScoreStore, evaluate, rescore
+from vbench.evaluation.engine import EvalSettings, evaluate, rescore
+from vbench.errors import VbenchError
+from vbench.evaluation.scores import ScoreStore
 from vbench.models import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,3 +322,21 @@ def test_random_weights_are_named_in_the_record_the_tables_and_the_scores_id(tre
     seeded = evaluate(settings(tree, oracle, tmp_path, weights_seed=3))
     plain = evaluate(settings(tree, oracle, tmp_path))
     assert seeded["weights_seed"] == 3 and seeded["scores_id"] != plain["scores_id"]
+
+
+def test_score_store_fuses_once_with_the_last_score_of_each_video(tmp_path):
+    store = ScoreStore(tmp_path / "run")
+    first = torch.tensor([[2.0, 0.0], [0.0, 1.0]])  # (views, classes)
+    store.write([{"index": 0, "id": "a", "label": 0, "scores": first, "error": None},
+                 {"index": 1, "id": "b", "label": 1, "scores": None, "error": "unreadable"}])
+    store.write([{"index": 0, "id": "a", "label": 0, "scores": torch.tensor([[0.0, 3.0], [0.0, 3.0]]),
+                  "error": None},  # a resumed chunk scored video 0 again: this one counts
+                 {"index": 2, "id": "c", "label": 1, "scores": torch.tensor([[0.0, 1.0], [0.0, 1.0]]),
+                  "error": None}])
+    fused = store.fuse("score", num_classes=2, expected=3)
+    assert [item["id"] for item in fused.scored] == ["a", "c"] and [s["id"] for s in fused.skipped] == ["b"]
+    assert fused.video_scores.tolist() == [[0.0, 3.0], [0.0, 1.0]]
+    assert fused.result.top1 == 50.0
+    with pytest.raises(VbenchError, match="1 videos of the split have no score"):
+        store.fuse("softmax", expected=4)
+    assert ScoreStore(tmp_path / "empty").fuse("softmax").result is None

@@ -17,11 +17,9 @@ every ``chunk`` videos the shares are gathered on rank 0, which alone writes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,12 +31,13 @@ import torch
 from vbench.data.unreadable import MAX_UNREADABLE, check_fraction, check_unreadable, write_listing
 from vbench.environment import provenance, stamp_resume
 from vbench.errors import CheckpointError, VbenchError
-from vbench.evaluation.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
-                                           init_distributed, shutdown_distributed)
-from vbench.evaluation.metrics import classification_result, fuse_views
 from vbench.evaluation.records import EVAL_RECORD_KEY, eval_fingerprint, eval_markdown, rescored
+from vbench.evaluation.scores import FusedScores, ScoreStore
+from vbench.evaluation.scoring import score_views
 from vbench.fingerprint import explain
 from vbench.results import DEFAULT_OUT, RecordStore, atomic_write_text, to_csv
+from vbench.runtime.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
+                                        init_distributed, shutdown_distributed)
 
 AVERAGES = ("softmax", "score")
 _FUSION_OF_PRESET = {"mean-softmax": "softmax", "mean-logits": "score"}
@@ -89,47 +88,6 @@ def _sha1(payload: Any, length: int = 12) -> str:
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-class ScoreStore:
-    """The per-video, per-view scores of one run, in atomically written parts."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def parts(self) -> list[Path]:
-        return sorted(self.folder.glob("part-*.pt")) if self.folder.exists() else []
-
-    def clear(self) -> None:
-        for part in self.parts():
-            part.unlink()
-
-    def write(self, items: list[dict]) -> None:
-        if not items:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        number = len(self.parts())
-        _atomic_save(items, self.folder / f"part-{number:05d}.pt")
-
-    def read_run(self) -> dict | None:
-        """The fingerprint and start provenance of the run whose scores these are."""
-        path = self.folder / "run.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def write_run(self, run: dict) -> None:
-        atomic_write_text(self.folder / "run.json", json.dumps(run, indent=1) + "\n")
-
-    def load(self) -> list[dict]:
-        items = []
-        for part in self.parts():
-            items += torch.load(part, map_location="cpu", weights_only=True)
-        return items
-
-
 def _load_weights(model: torch.nn.Module, settings: EvalSettings, num_classes: int, dataset: str) -> str | None:
     """Load the checkpoint (if any) and return its content hash."""
     if not settings.checkpoint:
@@ -164,20 +122,6 @@ def _fusion(settings: EvalSettings, views) -> str:
     return "softmax"
 
 
-def _score_batch(model, video: torch.Tensor, device: torch.device, dtype: torch.dtype, channels_last: bool):
-    """(B, V, C, T, H, W) -> (B, V, K) float32 scores."""
-    batch, views = video.shape[:2]
-    flat = video.reshape(batch * views, *video.shape[2:]).to(device, non_blocking=True)
-    if channels_last and flat.dim() == 5:
-        flat = flat.contiguous(memory_format=torch.channels_last_3d)
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext()
-    with torch.inference_mode(), autocast:
-        scores = model(flat)
-    if isinstance(scores, (tuple, list)):
-        scores = scores[0]
-    return scores.float().reshape(batch, views, -1).cpu()
-
-
 def _start_or_resume(store: ScoreStore, wanted: dict, resume: bool, notes: list[str],
                      on_note: Callable[[str], None] | None) -> tuple[set[int], dict]:
     """Indices already scored and the run's provenance: the stored run's when resuming a
@@ -209,7 +153,7 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     from vbench.data import build_dataset
     from vbench.evaluation.reid_eval import evaluate_reid, is_reid_dataset
     from vbench.models import create_model, model_info
-    from vbench.profiling.device import device_name, resolve_device, resolve_precision
+    from vbench.runtime.device import device_name, resolve_device, resolve_precision
 
     if is_reid_dataset(settings.dataset):
         return evaluate_reid(settings, on_progress)
@@ -255,17 +199,16 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
         elapsed = time.perf_counter() - started
         if not context.is_main:
             return None
-        items = _stored(store, total)
-        skipped = [items[i] for i in sorted(items) if items[i]["scores"] is None]
-        listing = write_listing(skipped, store.folder / "skipped.json")
-        check_unreadable(skipped, total, settings.max_unreadable, listing)
-        record = _record(settings, items, dataset, name, model_info(name), views, fusion, checkpoint_sha, weights,
+        fused = store.fuse(fusion, dataset.num_classes, expected=total)
+        listing = write_listing(fused.skipped, store.folder / "skipped.json")
+        check_unreadable(fused.skipped, total, settings.max_unreadable, listing)
+        record = _record(settings, fused, dataset, name, model_info(name), views, fusion, checkpoint_sha, weights,
                          scores_id, elapsed, len(pending))
         if weights["weights"] == "random":
             notes.append(RANDOM_NOTE.format(seed=weights["weights_seed"]))
         record.update(device=device.type, device_name=device_name(device), world_size=context.world_size,
                       notes=notes, **run_provenance, **wanted)
-        _write_outputs(record, items, store.folder, dataset, Path(settings.out), fusion)
+        _write_outputs(record, fused, store.folder, dataset, Path(settings.out), fusion)
         return record
     finally:
         shutdown_distributed(context)
@@ -303,7 +246,7 @@ def _score_all(model, dataset, pending: list[int], store: ScoreStore, settings: 
             buffer.append({"index": skipped["index"], "id": skipped["id"], "label": None, "scores": None,
                            "error": skipped["error"]})
         if batch["video"] is not None:
-            scores = _score_batch(model, batch["video"], device, dtype, settings.channels_last)
+            scores = score_views(model, batch["video"], device, dtype, settings.channels_last)
             views_seen += scores.shape[0] * scores.shape[1]
             for i, index in enumerate(batch["index"].tolist()):
                 buffer.append({"index": index, "id": batch["id"][i], "label": int(batch["label"][i]),
@@ -327,25 +270,10 @@ def _weights(settings: EvalSettings, checkpoint_sha: str | None) -> dict:
             "weights_seed": settings.weights_seed if random or settings.non_strict else None}
 
 
-def _stored(store: ScoreStore, total: int) -> dict[int, dict]:
-    """Every video's stored item by index; a resumed part may repeat an index: the last wins."""
-    items = {item["index"]: item for item in store.load()}
-    if len(items) != total:
-        raise RuntimeError(f"{total - len(items)} videos of the split have no score: the run did not finish")
-    return items
-
-
-def _record(settings: EvalSettings, items: dict[int, dict], dataset, name: str, info, views, fusion: str,
+def _record(settings: EvalSettings, fused: FusedScores, dataset, name: str, info, views, fusion: str,
             checkpoint_sha: str | None, weights: dict, scores_id: str, elapsed: float, scored_now: int) -> dict:
-    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
-    skipped = [items[i] for i in sorted(items) if items[i]["scores"] is None]
-    if scored:
-        video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), fusion)
-        labels = torch.tensor([item["label"] for item in scored])
-        result = classification_result(video_scores, labels, dataset.num_classes)
-        top1, top5, mean_class = result.top1, result.top5, result.mean_class
-    else:
-        top1 = top5 = mean_class = None
+    result = fused.result
+    top1, top5, mean_class = (result.top1, result.top5, result.mean_class) if result else (None, None, None)
     described = dataset.describe()
     return {
         "run_id": f"{scores_id}-{fusion}", "scores_id": scores_id, "model": name, "method": info.method,
@@ -355,8 +283,8 @@ def _record(settings: EvalSettings, items: dict[int, dict], dataset, name: str, 
         "sampling": views.sampling, "protocol": settings.protocol, "fusion": fusion,
         "checkpoint": settings.checkpoint, "checkpoint_sha256": checkpoint_sha, **weights,
         "top1": _round(top1), "top5": _round(top5), "mean_class": _round(mean_class),
-        "videos": len(scored), "skipped": len(skipped),
-        "skipped_examples": [f"{s['id']}: {s['error']}" for s in skipped[:5]],
+        "videos": len(fused.scored), "skipped": len(fused.skipped),
+        "skipped_examples": [f"{s['id']}: {s['error']}" for s in fused.skipped[:5]],
         "max_unreadable": settings.max_unreadable,
         "missing": described["missing"], "list_sha1": described["list_sha1"], "limit": settings.limit,
         "time_s": round(elapsed, 2), "clips_per_s": round(scored_now * views.views / elapsed, 3) if elapsed else None,
@@ -369,13 +297,10 @@ def _round(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 4)
 
 
-def _write_outputs(record: dict, items: dict[int, dict], folder: Path, dataset, out: Path, fusion: str) -> None:
+def _write_outputs(record: dict, fused: FusedScores, folder: Path, dataset, out: Path, fusion: str) -> None:
     """The record into eval.json/.csv/.md; per-class accuracy, confusion and predictions beside the scores."""
-    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
-    if scored:
-        video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), fusion)
-        labels = torch.tensor([item["label"] for item in scored])
-        result = classification_result(video_scores, labels, dataset.num_classes)
+    if fused.result is not None:
+        result, video_scores = fused.result, fused.video_scores
         per_class = [{"class": name, "index": i, "videos": int(result.confusion[i].sum()),
                       "top1": None if math.isnan(v) else round(v, 4)}
                      for i, (name, v) in enumerate(zip(dataset.classes, result.per_class.tolist()))]
@@ -384,7 +309,7 @@ def _write_outputs(record: dict, items: dict[int, dict], folder: Path, dataset, 
                      for i, row in enumerate(result.confusion.tolist())]
         atomic_write_text(folder / f"confusion-{fusion}.csv", to_csv(confusion))
         predictions = [{"id": item["id"], "label": item["label"], "prediction": int(video_scores[k].argmax()),
-                        "score": round(float(video_scores[k].max()), 6)} for k, item in enumerate(scored)]
+                        "score": round(float(video_scores[k].max()), 6)} for k, item in enumerate(fused.scored)]
         atomic_write_text(folder / f"predictions-{fusion}.csv", to_csv(predictions))
     atomic_write_text(folder / f"record-{fusion}.json", json.dumps(record, indent=1) + "\n")
     RecordStore(out, "eval", EVAL_RECORD_KEY, eval_markdown).put(record)
@@ -399,12 +324,9 @@ def rescore(run_folder: str | Path, average: str, out: str | Path = DEFAULT_OUT)
     if average not in AVERAGES:
         raise VbenchError(f"unknown --average '{average}': use softmax or score")
     record = json.loads(previous[0].read_text())
-    store = ScoreStore(folder)
-    items = {item["index"]: item for item in store.load()}
-    scored = [items[i] for i in sorted(items) if items[i]["scores"] is not None]
-    num_classes = scored[0]["scores"].shape[-1] if scored else 0
-    video_scores = fuse_views(torch.stack([item["scores"] for item in scored]), average)
-    result = classification_result(video_scores, torch.tensor([item["label"] for item in scored]), num_classes)
+    result = ScoreStore(folder).fuse(average).result
+    if result is None:
+        raise VbenchError(f"{folder} holds no readable video's scores: nothing to re-score")
     record.update(run_id=f"{record['scores_id']}-{average}", fusion=average, top1=_round(result.top1),
                   top5=_round(result.top5), mean_class=_round(result.mean_class), **rescored(record))
     record["notes"] = list(record.get("notes") or []) + [f"re-scored from stored view scores with {average} fusion"]
