@@ -52,6 +52,7 @@ from torch.nn import functional as F
 
 from vbench.errors import VbenchError
 from vbench.models.attention import AttentionModule, attention_modules, attention_removed, observe_attention
+from vbench.training.step import TrainingStep
 
 DESCRIPTOR = 32
 
@@ -109,8 +110,10 @@ class DrealStep:
     module: str
 
 
-class Dreal:
-    """Holds the critic and does DREAL's part of each training step (see module docstring)."""
+class Dreal(TrainingStep):
+    """Holds the critic and does DREAL's part of each training step (see module docstring):
+    the forward pass keeps the attention maps, the actor loss is added to the cross-entropy,
+    and the critic is fitted after the network's update."""
 
     def __init__(self, model: nn.Module, *, beta: float = 0.1, critic_lr: float = 1e-3, seed: int = 0,
                  device: torch.device | str = "cpu"):
@@ -175,6 +178,14 @@ class Dreal:
         loss.backward()
         self.optimizer.step()
         return DrealStep(loss.item(), reward.mean().item(), name)
+
+    def extra_loss(self, descriptors: torch.Tensor) -> torch.Tensor:
+        return self.actor_loss(descriptors)
+
+    def after_update(self, model: nn.Module, video: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor,
+                     descriptors: torch.Tensor) -> dict[str, float]:
+        step = self.critic_step(model, video, labels, logits, descriptors)
+        return {"critic_loss": step.critic_loss, "reward": step.mean_reward}
 
     def state_dict(self) -> dict:
         return {"critic": self.critic.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -16,11 +16,9 @@ top-1 of another test set. The training set has no limit: its skips only shrink 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,19 +27,21 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.nn import functional as F
 
 from vbench.data.unreadable import MAX_UNREADABLE, TooManyUnreadable, check_fraction, check_unreadable, \
     write_listing
 from vbench.environment import now, provenance, stamp_resume
 from vbench.errors import VbenchError
-from vbench.evaluation.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
-                                           init_distributed,
-                                           shutdown_distributed)
 from vbench.evaluation.metrics import classification_result
 from vbench.fingerprint import code_sources, digest, explain, fingerprint, model_parts
 from vbench.results import DEFAULT_OUT, RecordStore
+from vbench.runtime.distributed import (DistributedContext, ShardSampler, broadcast_from_main, gather_to_main,
+                                        init_distributed, shutdown_distributed)
+from vbench.runtime.storage import atomic_torch_save
 from vbench.training.recipe import Recipe, make_optimizer, make_schedule
+from vbench.training.records import train_markdown, train_record
+from vbench.training.state import TrainingState
+from vbench.training.step import TrainingStep, optimise
 
 TRAIN_RECORD_KEY = ("run_id",)
 
@@ -126,17 +126,6 @@ class EpochSampler(torch.utils.data.Sampler[int]):
         return self.size // self.global_batch * self.global_batch // self.world
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
-
-
 def _initialise(model: torch.nn.Module, path: str) -> str:
     """Start from ``path``: a torchvision ImageNet ResNet (into the trunk) or a vbench/official checkpoint."""
     from vbench.models.checkpoint import (CheckpointError, apply_checkpoint_filter, file_sha256,
@@ -157,7 +146,7 @@ def validate(model: torch.nn.Module, dataset, context: DistributedContext, devic
     """Top-1/top-5 of the in-memory model on ``dataset`` (its views), every video once across processes,
     and the unreadable videos' ``{index, id, error}``; on the main process only (None, [] elsewhere)."""
     from vbench.data import collate
-    from vbench.evaluation.engine import _score_batch
+    from vbench.evaluation.scoring import score_views
     from vbench.evaluation.metrics import fuse_views
 
     indices = list(range(len(dataset) if limit is None else min(limit, len(dataset))))
@@ -170,7 +159,7 @@ def validate(model: torch.nn.Module, dataset, context: DistributedContext, devic
         skipped += [{"index": s["index"], "id": s["id"], "error": s["error"]} for s in batch["skipped"]]
         if batch["video"] is None:
             continue
-        scores = _score_batch(model, batch["video"], device, dtype, channels_last=False)
+        scores = score_views(model, batch["video"], device, dtype)
         items += [(int(i), s, int(label)) for i, s, label in zip(batch["index"], scores, batch["label"])]
     model.train(was_training)
     items, skipped = gather_to_main(items, context), gather_to_main(skipped, context)
@@ -200,19 +189,6 @@ def _check_validation(skipped: list[dict], total: int, settings: TrainSettings, 
         raise TooManyUnreadable(problem)
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _finished_record(out: str, run_id: str, wanted: dict) -> dict | None:
     """The saved record of a finished run with this fingerprint, if there is one."""
     done = RecordStore(Path(out), "train", TRAIN_RECORD_KEY).get({"run_id": run_id})
@@ -229,9 +205,9 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
     from scratch and ``on_note`` hears why. The record keeps the provenance (revision,
     dirty flag, time) of the run's start, with ``resumed_at`` for each resume.
     """
-    from vbench.data import build_dataset, collate, resolve_views
+    from vbench.data import collate
     from vbench.models import create_model, model_info
-    from vbench.profiling.device import device_name, resolve_device, resolve_precision
+    from vbench.runtime.device import device_name, resolve_device, resolve_precision
 
     if settings.epochs < 1 or settings.batch_size < 1:
         raise VbenchError("--epochs and --batch-size must be at least 1")
@@ -243,15 +219,7 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         device = torch.device("cuda", context.local_rank)
     try:
         torch.manual_seed(settings.seed)
-        short_side = settings.short_side or round(settings.size * 256 / 224)
-        train_views = resolve_views(None, frames=settings.frames, short_side=short_side, crop_size=settings.size)
-        train_set = build_dataset(settings.dataset, settings.root, settings.split, "train", views=train_views,
-                                  train=True, seed=settings.seed, **settings.dataset_options)
-        val_set = build_dataset(settings.dataset, settings.root, settings.split, "test", views=train_views,
-                                train=False, **settings.dataset_options)
-        val_total = len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set))
-        if settings.limit_train is not None:
-            train_set = torch.utils.data.Subset(train_set, range(min(settings.limit_train, len(train_set))))
+        train_set, val_set, val_total = _datasets(settings)
         num_classes = val_set.num_classes
         overrides = {"dropout": settings.dropout} if settings.dropout is not None else {}
         model = create_model(settings.model, num_classes=num_classes, num_frames=settings.frames,
@@ -270,11 +238,11 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         model = model.to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        dreal = None
+        step = TrainingStep()
         if settings.dreal:
             from vbench.training.dreal import Dreal
 
-            dreal = Dreal(model, seed=settings.seed, device=device)
+            step = Dreal(model, seed=settings.seed, device=device)
         optimizer = make_optimizer(model, settings.recipe)
         per_process = settings.batch_size // context.world_size
         sampler = EpochSampler(len(train_set), settings.batch_size, settings.seed, context.rank, context.world_size)
@@ -282,42 +250,34 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         if steps_per_epoch == 0:
             raise VbenchError(f"the training set has {len(train_set)} videos, fewer than one batch of "
                               f"{settings.batch_size}: lower --batch-size")
-        schedule = make_schedule(optimizer, settings.recipe, steps_per_epoch, settings.epochs)
-        scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda")
+        state = TrainingState(model, optimizer, make_schedule(optimizer, settings.recipe, steps_per_epoch,
+                                                              settings.epochs),
+                              torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda"),
+                              step)
         wrapped = model
         if context.enabled:
             wrapped = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
-        history: list[dict] = []
-        start_epoch = 0
         checkpoint = folder / "last.pth"
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False) \
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False) \
             if settings.resume and checkpoint.exists() else None
-        why = explain(state, wanted) if state is not None else None
+        why = explain(saved, wanted) if saved is not None else None
         if why is not None:
             note = f"{name}: the checkpoint in {folder} is not resumed and training starts again, as {why}"
             notes.append(note)
             if on_note and context.is_main:
                 on_note(note)
-            state = None
-        if state is not None:
-            finished = state["epoch"] + 1 >= settings.epochs
+            saved = None
+        if saved is not None:
+            finished = saved["epoch"] + 1 >= settings.epochs
             done = _finished_record(settings.out, run_id, wanted) if finished else None
             if done is not None:  # a finished run: its record as it was made
                 return done if context.is_main else None
-            run_provenance = stamp_resume(state["provenance"])
-            _unwrap(wrapped).load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            scaler.load_state_dict(state["scaler"])
-            if dreal is not None and state.get("dreal"):
-                dreal.load_state_dict(state["dreal"])
-            _set_rng_state(state["rng"])
-            history, start_epoch = state["history"], state["epoch"] + 1
+            run_provenance = stamp_resume(saved["provenance"])
+            state.restore(saved)
+        history = state.history
         started = time.perf_counter() - sum(h["time_s"] for h in history)
-        autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 \
-            else contextlib.nullcontext
-        for epoch in range(start_epoch, settings.epochs):
+        for epoch in range(state.epoch + 1, settings.epochs):
             epoch_start = time.perf_counter()
             sampler.set_epoch(epoch)
             base = train_set.dataset if isinstance(train_set, torch.utils.data.Subset) else train_set
@@ -325,96 +285,89 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
             loader = torch.utils.data.DataLoader(train_set, batch_size=per_process, sampler=sampler,
                                                  collate_fn=collate, num_workers=settings.workers, drop_last=True,
                                                  pin_memory=device.type == "cuda")
-            wrapped.train()
-            losses, skipped, seen = [], 0, 0
-            for step, batch in enumerate(loader):
-                skipped += len(batch["skipped"])
-                if batch["video"] is None:
-                    continue
-                video = batch["video"][:, 0].to(device, non_blocking=True)
-                labels = batch["label"].to(device)
-                with autocast():
-                    if dreal is not None:
-                        logits, descriptors = dreal.forward(wrapped, video)
-                    else:
-                        logits = wrapped(video)
-                    loss = F.cross_entropy(logits.float(), labels, label_smoothing=settings.recipe.label_smoothing)
-                    total = loss + dreal.actor_loss(descriptors) if dreal is not None else loss
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(total).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.recipe.clip_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-                schedule.step()
-                extra = {}
-                if dreal is not None:
-                    critic = dreal.critic_step(wrapped, video, labels, logits, descriptors)
-                    extra = {"critic_loss": critic.critic_loss, "reward": critic.mean_reward}
-                losses.append(loss.item())
-                seen += video.shape[0]
-                if on_step and context.is_main:
-                    on_step({"epoch": epoch, "step": step + 1, "steps": steps_per_epoch, "loss": loss.item(),
-                             "lr": schedule.get_last_lr()[0],
-                             "clips_per_s": seen * context.world_size / (time.perf_counter() - epoch_start), **extra})
-            mean_loss = _mean_across(sum(losses), len(losses), context, device)
+            mean_loss, skipped = train_epoch(state, wrapped, loader, settings.recipe, context, device, dtype,
+                                             epoch, steps_per_epoch, on_step)
             result, val_skipped = None, []
             if settings.validate:
                 result, val_skipped = validate(model, val_set, context, device, dtype, per_process or 1,
                                                settings.workers, settings.limit_val)
                 _check_validation(val_skipped, val_total, settings, folder, context)
-            entry = {"epoch": epoch, "loss": round(mean_loss, 6), "lr": schedule.get_last_lr()[0],
-                     "top1": None if result is None else round(result.top1, 4),
-                     "top5": None if result is None else round(result.top5, 4),
-                     "mean_class": None if result is None else round(result.mean_class, 4),
-                     "per_class_top1": None if result is None else {
-                         name: (None if math.isnan(v) else round(v, 4))
-                         for name, v in zip(val_set.classes, result.per_class.tolist())},
+            entry = {"epoch": epoch, "loss": round(mean_loss, 6), "lr": state.schedule.get_last_lr()[0],
+                     **_validation_entry(result, val_set.classes),
                      "skipped": skipped, "val_skipped": len(val_skipped) if settings.validate else None,
                      "time_s": round(time.perf_counter() - epoch_start, 2)}
             history.append(entry)
+            state.epoch = epoch
             if context.is_main:
-                _atomic_save({"model": _unwrap(wrapped).state_dict(), "optimizer": optimizer.state_dict(),
-                              "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
-                              "dreal": dreal.state_dict() if dreal is not None else None, "rng": _rng_state(),
-                              "history": history, "epoch": epoch, "settings": asdict(settings),
-                              "provenance": run_provenance, **wanted}, checkpoint)
+                state.save(checkpoint, settings=asdict(settings), provenance=run_provenance, **wanted)
                 if on_epoch:
                     on_epoch(entry)
             if context.enabled:
                 dist.barrier()
         if not context.is_main:
             return None
-        final = _unwrap(wrapped)  # synchronised batch norms keep the plain state dict keys
+        final = model  # synchronised batch norms keep the plain state dict keys
         weights = folder / "model.pth"
-        _atomic_save({"state_dict": final.state_dict(), "model": name, "num_classes": num_classes,
+        atomic_torch_save({"state_dict": final.state_dict(), "model": name, "num_classes": num_classes,
                       "frames": settings.frames, "classes": val_set.classes}, weights)
-        info = model_info(name)
-        last = history[-1]
-        record = {
-            "run_id": run_id, "model": name, "method": info.method, "dataset": settings.dataset,
-            "split": settings.split, "dataset_options": settings.dataset_options, "subset": "test",
-            "frames": settings.frames,
-            "size": f"{settings.size}x{settings.size}", "views": "1x1", "clips": 1, "crops": 1, "fusion": "softmax",
-            "top1": last["top1"], "top5": last["top5"], "mean_class": last["mean_class"],
-            "per_class_top1": last["per_class_top1"],
-            "best_top1": max((h["top1"] for h in history if h["top1"] is not None), default=None),
-            "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
-            "recipe": settings.recipe.as_dict(), "init": settings.init, "dreal": settings.dreal,
-            "reconstruction": info.reconstruction, "history": history, "checkpoint": str(weights),
-            "model_source": info.source,
-            "videos": val_total, "val_skipped": last.get("val_skipped"),
-            "train_videos": len(train_set), "time_s": round(time.perf_counter() - started, 2),
-            "device": device.type, "device_name": device_name(device), "precision": settings.precision,
-            "world_size": context.world_size, "task": info.task, "status": "ok", "source": "vbench train",
-            "notes": notes, **run_provenance, "finished_at": now(), **wanted,
-        }
-        from vbench.training.records import train_markdown
-
+        record = train_record(settings, model_info(name), run_id, history, val_total, len(train_set),
+                              time.perf_counter() - started, weights, device, device_name(device), context.world_size,
+                              notes, {**run_provenance, "finished_at": now(), **wanted})
         RecordStore(Path(settings.out), "train", TRAIN_RECORD_KEY, train_markdown).put(record)
         return record
     finally:
         shutdown_distributed(context)
+
+
+def _datasets(settings: TrainSettings):
+    """The training set (a subset with ``limit_train``), the validation set, and how many
+    validation videos are scored."""
+    from vbench.data import build_dataset, resolve_views
+
+    short_side = settings.short_side or round(settings.size * 256 / 224)
+    views = resolve_views(None, frames=settings.frames, short_side=short_side, crop_size=settings.size)
+    train_set = build_dataset(settings.dataset, settings.root, settings.split, "train", views=views,
+                              train=True, seed=settings.seed, **settings.dataset_options)
+    val_set = build_dataset(settings.dataset, settings.root, settings.split, "test", views=views,
+                            train=False, **settings.dataset_options)
+    val_total = len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set))
+    if settings.limit_train is not None:
+        train_set = torch.utils.data.Subset(train_set, range(min(settings.limit_train, len(train_set))))
+    return train_set, val_set, val_total
+
+
+def train_epoch(state: TrainingState, wrapped: torch.nn.Module, loader, recipe: Recipe,
+                context: DistributedContext, device: torch.device, dtype: torch.dtype, epoch: int,
+                steps_per_epoch: int, on_step: Callable[[dict], None] | None = None) -> tuple[float, int]:
+    """One pass over the training loader; the mean loss over every process, and the unreadable
+    videos this process skipped."""
+    wrapped.train()
+    losses, skipped, seen = [], 0, 0
+    epoch_start = time.perf_counter()
+    for index, batch in enumerate(loader):
+        skipped += len(batch["skipped"])
+        if batch["video"] is None:
+            continue
+        video = batch["video"][:, 0].to(device, non_blocking=True)
+        labels = batch["label"].to(device)
+        loss, extra = optimise(state.step, wrapped, state.model, video, labels, state.optimizer, state.schedule,
+                               state.scaler, recipe, dtype)
+        losses.append(loss)
+        seen += video.shape[0]
+        if on_step and context.is_main:
+            on_step({"epoch": epoch, "step": index + 1, "steps": steps_per_epoch, "loss": loss,
+                     "lr": state.schedule.get_last_lr()[0],
+                     "clips_per_s": seen * context.world_size / (time.perf_counter() - epoch_start), **extra})
+    return _mean_across(sum(losses), len(losses), context, device), skipped
+
+
+def _validation_entry(result, classes: list[str]) -> dict:
+    """The history fields of one validation (all None without one)."""
+    if result is None:
+        return {"top1": None, "top5": None, "mean_class": None, "per_class_top1": None}
+    return {"top1": round(result.top1, 4), "top5": round(result.top5, 4), "mean_class": round(result.mean_class, 4),
+            "per_class_top1": {name: (None if math.isnan(v) else round(v, 4))
+                               for name, v in zip(classes, result.per_class.tolist())}}
 
 
 def _mean_across(total: float, count: int, context: DistributedContext, device: torch.device) -> float:
