@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vbench.environment import git_state
 from vbench.errors import VbenchError
+from vbench.models.registry import model_catalogue
 from vbench.profiling.runner import ProfileSettings, profile
 from vbench.reporting.report import write_plots, write_report
 
@@ -37,12 +38,14 @@ def main() -> None:
                                                 f"{r.get('latency_ms')} ms", flush=True),
                       on_note=lambda text: print(f"note: {text}", flush=True))
     print(f"{len(records)} profile records")
-    write_report(args.out)
-    write_plots(args.out, kinds=("batch",)) if len({r["batch_size"] for r in records}) > 1 else None
+    catalogue = model_catalogue()
+    write_report(args.out, catalogue=catalogue)
+    if len({r["batch_size"] for r in records}) > 1:
+        write_plots(args.out, kinds=("batch",), catalogue=catalogue)
     for dataset in DATASETS:
         try:
-            write_report(args.out, dataset=dataset, sort="method")
-            write_plots(args.out, dataset=dataset, kinds=("gflops", "latency"))
+            write_report(args.out, dataset=dataset, sort="method", catalogue=catalogue)
+            write_plots(args.out, dataset=dataset, kinds=("gflops", "latency"), catalogue=catalogue)
         except VbenchError as error:  # a dataset with no accuracy rows to show
             print(f"{dataset}: {error}")
 

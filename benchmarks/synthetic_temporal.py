@@ -26,7 +26,7 @@ from pathlib import Path
 
 import vbench
 from vbench.data.datasets.synthetic import MOTION_CLASSES
-from vbench.models.registry import list_models, model_info
+from vbench.models.registry import list_models, model_catalogue, model_info
 from vbench.profiling.runner import ProfileSettings, profile
 from vbench.reporting.report import write_plots, write_report
 from vbench.training.engine import TrainSettings, train
@@ -115,8 +115,9 @@ def main() -> None:
         profile([name], ProfileSettings(frames=frames, size=(size, size),
                                         num_classes=len(MOTION_CLASSES[args.motion]), metrics=("params", "flops")),
                 out_dir=args.out, resume=True)
-    write_report(args.out, dataset="synthetic", sort="top1", include_reported=False)
-    write_plots(args.out, dataset="synthetic", kinds=("gflops",), include_reported=False)
+    catalogue = model_catalogue()
+    write_report(args.out, dataset="synthetic", sort="top1", include_reported=False, catalogue=catalogue)
+    write_plots(args.out, dataset="synthetic", kinds=("gflops",), include_reported=False, catalogue=catalogue)
     print(f"\n| model | input | DREAL | seeds | top-1 | {'/'.join(ORDER_CLASSES[args.motion])} top-1 |"
           "\n|---|---|---|---|---|---|")
     groups: dict[tuple, list[dict]] = {}

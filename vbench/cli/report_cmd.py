@@ -47,10 +47,11 @@ def report_command(
     """Write the comparison table (Markdown, CSV, LaTeX, HTML) from measured and reported numbers."""
     use_plugins(plugin)
     from vbench.reporting.formats import COLUMNS, REID_COLUMNS, _cells, _is_reid, caption, legend
+    from vbench.models.registry import model_catalogue
     from vbench.reporting.report import load_results, report_notes, write_report
 
     rows, paths = write_report(results, out_dir, dataset=dataset, models=_split(models), sort=sort,
-                               formats=tuple(formats), include_reported=reported)
+                               formats=tuple(formats), include_reported=reported, catalogue=model_catalogue())
     reid = _is_reid(rows)
     table = Table(title="vbench report" + (f": {dataset}" if dataset else ""), title_justify="left",
                   caption=" ".join([legend(rows), caption(rows, dataset),
@@ -79,9 +80,10 @@ def plot_command(
 ) -> None:
     """Draw accuracy vs GFLOPs, accuracy vs latency and throughput vs batch size charts."""
     use_plugins(plugin)
+    from vbench.models.registry import model_catalogue
     from vbench.reporting.report import write_plots
 
     paths = write_plots(results, out_dir, dataset=dataset, models=_split(models), kinds=tuple(kinds),
                         log_x=not linear, highlight=tuple(highlight), image_formats=tuple(image_formats),
-                        include_reported=reported)
+                        include_reported=reported, catalogue=model_catalogue())
     out.print("\n".join(str(p) for p in paths))

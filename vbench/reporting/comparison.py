@@ -20,6 +20,7 @@ and eval records of randomly initialised models are never shown as a model's acc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vbench.reporting.reported import ReportedRow, compare, reported_table
@@ -205,10 +206,8 @@ def random_weight_records(eval_records: list[dict] | None, dataset: str | None,
                and (not models or r.get("model") in models))
 
 
-def _with_efficiency(row: ComparisonRow, record: dict | None, reported: ReportedRow | None) -> ComparisonRow:
-    from vbench.errors import UnknownModelError
-    from vbench.models.registry import model_info
-
+def _with_efficiency(row: ComparisonRow, record: dict | None, reported: ReportedRow | None,
+                     catalogue: Mapping[str, dict] | None = None) -> ComparisonRow:
     if record is not None:
         row.params_m, row.params_source, row.params_status = record.get("params_m"), "measured", "measured"
         row.gflops, row.gflops_source, row.gflops_status = record.get("gflops"), "measured", "measured"
@@ -233,11 +232,13 @@ def _with_efficiency(row: ComparisonRow, record: dict | None, reported: Reported
             row.gflops, row.gflops_source = _number(reported.gflops), "reported"
             row.gflops_status = reported.status_of("gflops")
     if row.model:
-        try:
-            info = model_info(row.model)
-            row.family, row.reconstruction = info.family, row.reconstruction or info.reconstruction
-        except UnknownModelError:  # a model of records made by another vbench version
-            row.audit.append(f"model {row.model} is not in this vbench's registry: family unknown")
+        facts = (catalogue or {}).get(row.model)
+        if facts is not None:
+            row.family, row.reconstruction = facts["family"], row.reconstruction or facts["reconstruction"]
+        elif record is not None and record.get("family"):
+            row.family = record["family"]
+        elif catalogue is not None:  # a model of records made by another vbench version
+            row.audit.append(f"model {row.model} is not in the model catalogue: family unknown")
     return row
 
 
@@ -248,8 +249,11 @@ def build_comparison(
     dataset: str | None = None,
     models: list[str] | None = None,
     include_reported: bool = True,
+    catalogue: Mapping[str, dict] | None = None,
 ) -> list[ComparisonRow]:
-    """The comparison rows (see module docstring); ``models`` filters by vbench name."""
+    """The comparison rows (see module docstring); ``models`` filters by vbench name;
+    ``catalogue`` (``vbench.models.registry.model_catalogue()``) gives each model's family and
+    reconstruction flag where no record carries them."""
     index = _profile_index(profile_records)
     wanted = set(models) if models else None
     rows: list[ComparisonRow] = []
@@ -259,7 +263,7 @@ def build_comparison(
                 continue
             row = ComparisonRow(method=record.get("method", model), model=model, frames=frames, size=size,
                                 views="", backbone=f"ResNet-{record['depth']}" if record.get("depth") else "")
-            rows.append(_with_efficiency(row, record, None))
+            rows.append(_with_efficiency(row, record, None, catalogue))
         return rows
     code = dataset_code(dataset)
     for record in eval_records or []:
@@ -277,7 +281,7 @@ def build_comparison(
                             user_model=record.get("model_source") == "user",
                             **{f"{f}_status": "measured" for f in ("top1", "top5", "map", "rank1")},
                             source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
-        rows.append(_with_efficiency(row, profiled, None))
+        rows.append(_with_efficiency(row, profiled, None, catalogue))
     if include_reported:
         table = reported_table()
         for rep in table:
@@ -297,7 +301,7 @@ def build_comparison(
                                 source=f"{rep.source}, {rep.table}", reconstruction=rep.reconstruction == "yes",
                                 **{f"{f}_status": rep.status_of(f) for f in ("top1", "top5", "map", "rank1")
                                    if _number(getattr(rep, f)) is not None})
-            rows.append(_with_efficiency(row, profiled, efficiency))
+            rows.append(_with_efficiency(row, profiled, efficiency, catalogue))
     return rows
 
 

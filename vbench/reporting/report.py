@@ -6,6 +6,7 @@ the shipped reported-numbers table; neither runs a model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from vbench.errors import VbenchError
@@ -48,14 +49,16 @@ def _stem(out: Path, name: str, dataset: str | None) -> Path:
 
 def write_report(results: Path, out: Path | None = None, *, dataset: str | None = None,
                  models: list[str] | None = None, sort: str = "gflops", formats: tuple[str, ...] = tuple(FORMATS),
-                 include_reported: bool = True) -> tuple[list[ComparisonRow], list[Path]]:
-    """Build the comparison and write it in each format; returns the rows and the files."""
+                 include_reported: bool = True, catalogue: Mapping[str, dict] | None = None,
+                 ) -> tuple[list[ComparisonRow], list[Path]]:
+    """Build the comparison and write it in each format; returns the rows and the files.
+    ``catalogue``: the models' families (see ``build_comparison``)."""
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise VbenchError(f"unknown format(s) {', '.join(sorted(unknown))}: choose from {', '.join(FORMATS)}")
     profile, evals = load_results(results)
     rows = sort_rows(build_comparison(profile, evals, dataset=dataset, models=models,
-                                      include_reported=include_reported), sort)
+                                      include_reported=include_reported, catalogue=catalogue), sort)
     if not rows:
         what = f" for {dataset}" if dataset else ""
         raise VbenchError(f"nothing to report{what} in {results}: no profile records"
@@ -76,7 +79,7 @@ def write_report(results: Path, out: Path | None = None, *, dataset: str | None 
 def write_plots(results: Path, out: Path | None = None, *, dataset: str | None = None,
                 models: list[str] | None = None, kinds: tuple[str, ...] = PLOTS, log_x: bool = True,
                 highlight: tuple[str, ...] = (), image_formats: tuple[str, ...] = ("png", "pdf"),
-                include_reported: bool = True) -> list[Path]:
+                include_reported: bool = True, catalogue: Mapping[str, dict] | None = None) -> list[Path]:
     """Write the requested charts; a chart with nothing to show is skipped, not drawn empty."""
     from vbench.reporting import plots
 
@@ -85,7 +88,8 @@ def write_plots(results: Path, out: Path | None = None, *, dataset: str | None =
         raise VbenchError(f"unknown plot(s) {', '.join(sorted(unknown))}: choose from {', '.join(PLOTS)}")
     profile, evals = load_results(results)
     out = out or results
-    rows = build_comparison(profile, evals, dataset=dataset, models=models, include_reported=include_reported)
+    rows = build_comparison(profile, evals, dataset=dataset, models=models, include_reported=include_reported,
+                            catalogue=catalogue)
     metric = "map" if any(r.map is not None for r in rows) and not any(r.top1 is not None for r in rows) else "top1"
     paths: list[Path] = []
     code = dataset_code(dataset)
