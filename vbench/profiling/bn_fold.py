@@ -105,7 +105,8 @@ def find_foldable_pairs(model: nn.Module, inputs: torch.Tensor) -> FoldPlan:
             if p is not None:
                 counter.watch(p, f"param:{conv_name}")
     try:
-        with torch.no_grad(), counter:  # not inference_mode: its tensors keep no version counter
+        # not inference mode (even when a caller is in it): its tensors keep no version counter
+        with torch.inference_mode(False), torch.no_grad(), counter:
             model.eval()(inputs)
     finally:
         for handle in handles:
