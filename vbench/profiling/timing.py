@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.utils.benchmark as benchmark
@@ -24,6 +24,7 @@ class Latency:
     iqr_ms: float
     runs: int
     method: str
+    times_ms: list[float] = field(default_factory=list, repr=False)  # each timed run, in order (GPU only)
 
     @property
     def stable(self) -> bool:
@@ -78,4 +79,4 @@ def _cuda_latency(fn: Callable[[], object], device: torch.device, budget_s: floa
                 if (q3 - q1) <= threshold * median or time.perf_counter() - start_clock > budget_s:
                     break
     q1, median, q3 = _quartiles(times)
-    return Latency(median, q3 - q1, len(times), f"CUDA events, synchronised, {len(times)} runs")
+    return Latency(median, q3 - q1, len(times), f"CUDA events, synchronised, {len(times)} runs", times)
