@@ -66,7 +66,16 @@ def group_of(record: dict) -> tuple:
 
 
 def measure(model: torch.nn.Module, request: dict, device: torch.device) -> tuple[dict, torch.Tensor]:
-    """One configuration through vbench's GPU path, with the figures the checks need."""
+    """One configuration through vbench's GPU path, with the figures the checks need.
+    ``model`` waits on the CPU and goes back there: the peak memory counter sees every
+    allocation on the device, so only the measured model may be on it."""
+    try:
+        return _measure(model, request, device)
+    finally:
+        model.cpu()
+
+
+def _measure(model: torch.nn.Module, request: dict, device: torch.device) -> tuple[dict, torch.Tensor]:
     from vbench.profiling.execution import build_for_measurement
     from vbench.profiling.memory import cuda_peak_memory
     from vbench.profiling.timing import measure_latency
@@ -123,7 +132,7 @@ def run_plan(plan: Plan, device: torch.device, out: Path, budget_s: float, clock
     device_total = torch.cuda.get_device_properties(device).total_memory
     store = RecordStore(out, "acceptance", RECORD_KEY, profile_markdown)
     deadline = clock() + budget_s - REPORT_S
-    models: dict[str, torch.nn.Module] = {}
+    models: dict[str, torch.nn.Module] = {}  # built once, kept on the CPU
     references: dict[tuple[str, int], torch.Tensor] = {}
     out_of_memory: set[tuple] = set()
     records = []
@@ -139,7 +148,7 @@ def run_plan(plan: Plan, device: torch.device, out: Path, budget_s: float, clock
         else:
             try:
                 if config.model not in models:
-                    models[config.model] = create_model(config.model).eval().to(device)
+                    models[config.model] = create_model(config.model).eval()  # on the CPU until measured
                 figures, logits = measure(models[config.model], request, device)
                 record.update(figures)
                 if not (config.precision != "fp32" or config.channels_last or config.compile):

@@ -26,6 +26,7 @@ from vbench.profiling.execution import channels_last_weights
 from vbench.profiling.timing import measure_latency
 
 COMPILE_WARMUP_MAX = 20  # calls after the compiling one, at most, until the times settle
+COMPILE_WARMUP_S = 30.0  # and seconds at most (a model of seconds a pass settles in a few calls)
 SETTLED = 1.5  # a warm call is no slower than this times the fastest so far
 
 
@@ -39,6 +40,7 @@ class OptimizedModel:
     compiled: bool = False
     compile_error: str | None = None
     compile_s: float | None = None
+    compile_warmup_calls: int | None = None
     max_logit_diff: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -93,6 +95,13 @@ def _try_channels_last(model: nn.Module, inputs: torch.Tensor, device: torch.dev
     return model, inputs, trial
 
 
+def _compiled_graphs() -> int:
+    """Graphs dynamo has compiled so far (a recompile adds one)."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
 def _compile(model: nn.Module, run_eager: Callable, inputs: torch.Tensor, device: torch.device,
              precision: str, result: OptimizedModel) -> Callable:
     """``run`` of the compiled model, warmed until its calls settle; the eager ``run`` and
@@ -104,12 +113,22 @@ def _compile(model: nn.Module, run_eager: Callable, inputs: torch.Tensor, device
         run()  # compiles
         result.compile_s = round(time.perf_counter() - start, 3)
         times: list[float] = []
+        graphs = [_compiled_graphs()]
+        warm_until = time.perf_counter() + COMPILE_WARMUP_S
+        settled = False
         for _ in range(COMPILE_WARMUP_MAX):
             start = time.perf_counter()
             run()
             times.append(time.perf_counter() - start)
-            if len(times) >= 3 and max(times[-3:]) <= SETTLED * min(times):
+            graphs.append(_compiled_graphs())
+            # settled: three calls in a row without a new graph (no recompile), none slow
+            settled = len(times) >= 3 and graphs[-1] == graphs[-4] and max(times[-3:]) <= SETTLED * min(times)
+            if settled or time.perf_counter() > warm_until:
                 break
+        result.compile_warmup_calls = len(times)
+        if not settled:
+            result.notes.append(f"compiled model still settling after {len(times)} warm-up calls "
+                                f"(fastest {min(times) * 1e3:.1f} ms, last {times[-1] * 1e3:.1f} ms)")
         result.compiled = True
         return run
     except Exception as error:  # recorded; the model is measured eager

@@ -70,6 +70,7 @@ def optimized_fields() -> dict:
     """The fields an ``--optimize`` record adds to ``base_record``'s, empty."""
     return {"optimize": True, "optimizations": None, "bn_folded": None, "batchnorms": None,
             "channels_last_trial": None, "compiled": None, "compile_error": None, "compile_s": None,
+            "compile_warmup_calls": None,
             "max_logit_diff": None, "optimized_latency_ms": None, "optimized_latency_iqr_ms": None,
             "optimized_latency_runs": None, "optimized_timing_method": None, "optimized_cpu_share": None,
             "optimized_latency_stable": None, "optimized_throughput": None, "speedup": None,
@@ -169,7 +170,7 @@ def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in records:
         frames = f"{r['frames']}x" if r.get("frames") else ""
-        status = r["status"] if r["status"] == "ok" else f"failed: {r.get('error') or ''}"
+        status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r.get('error') or ''}"
         status += " (legacy record)" if r.get("legacy") else ""
         name = r["model"] + (" [reconstruction]" if r.get("reconstruction") else "")
         name += DIRTY_MARK if r.get("dirty") else ""
