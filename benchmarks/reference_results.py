@@ -15,7 +15,8 @@ Instead profiles every model eager and deploy-mode (``vbench profile --optimize`
 folded, channels-last where not slower, torch.compile, inference mode) into
 ``profile-optimized.json/.csv/.md``, leaving profile.json and the reports as they are.
 Params, GFLOPs and latency only (peak memory is the eager model's, in profile.json);
-each model adds its torch.compile time (about a minute for a ResNet-50 on 2 cores).
+each model adds its torch.compile time (111 s for tsm_r50 on this 2-core CPU while
+shared with other jobs).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main() -> None:
         raise SystemExit("the source tree has uncommitted changes: commit them first (the reference records say "
                          "which revision made them), or pass --allow-dirty")
     if args.optimize:
-        settings = ProfileSettings(time_budget_s=args.time_budget, optimize=True, metrics=("params", "flops", "latency"))
+        settings = ProfileSettings(time_budget_s=args.time_budget, optimize=True,
+                                   metrics=("params", "flops", "latency"))
         records = profile(None, settings, out_dir=args.out, resume=True,
                           on_record=lambda r: print(f"{r['model']}: {r['status']} eager {r.get('latency_ms')} ms, "
                                                     f"optimised {r.get('optimized_latency_ms')} ms "

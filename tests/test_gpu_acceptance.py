@@ -3,6 +3,7 @@ wrong ones, the plan fits its budget, the script explains itself without a GPU, 
 report and chart come out of records; on a CUDA machine, a one-model run."""
 
 import importlib.util
+import json
 import math
 import subprocess
 import sys
@@ -189,3 +190,31 @@ def test_one_model_acceptance_run_on_the_gpu(tmp_path):
     assert code == 0, report
     assert (tmp_path / "acceptance.json").exists() and (tmp_path / "throughput_vs_batch.png").exists()
     assert "Failed checks (0)" in report
+
+
+def test_the_measuring_loop_runs_end_to_end_on_the_cpu(tmp_path, monkeypatch):
+    """The loop's logic (records saved, checks attached, a config past the deadline not
+    reached) on the CPU at 32x32; the device total and the memory reading, which need a
+    GPU, are stood in for, so the numbers here prove nothing about a GPU."""
+    from vbench.profiling import memory
+    from vbench.profiling.acceptance_plan import Plan
+
+    script = _script()
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=64 << 30))
+    monkeypatch.setattr(memory, "cuda_peak_memory",
+                        lambda run, device: (run(), memory.PeakMemory(4096.0, "stand-in"))[1])
+    small = script.request_for
+    monkeypatch.setattr(script, "request_for", lambda config: {**small(config), "size": [32, 32], "device": "cpu"})
+    configs = [Config("tsm_r50", "fp32", 1), Config("tsm_r50", "bf16", 1), Config("tsm_r50", "fp32", 8)]
+    plan = Plan(configs, {configs[0]: 1.0, configs[1]: 1.0, configs[2]: 1e6})
+    records = script.run_plan(plan, torch.device("cpu"), tmp_path, budget_s=480)
+    assert [r["status"] for r in records] == ["ok", "ok", "skipped"]
+    assert records[2]["error"] == "not reached within the 480 s budget"
+    names = [c["name"] for c in records[1]["checks"]]
+    assert names == ["event vs wall clock", "peak memory", "warm-up", "bf16 logits"]
+    assert 0 < records[1]["logit_max_abs_diff"] and records[1]["cudnn_benchmark"] is True
+    assert records[0]["wall_median_ms"] > 0
+    assert records[0]["weights_mb"] == pytest.approx(24.33e6 * 4 / MIB, rel=0.01)  # fp32 weights and buffers
+    stored = json.loads((tmp_path / "acceptance.json").read_text())
+    assert [r["status"] for r in stored] == ["ok", "ok", "skipped"]
+    assert "skipped: not reached" in (tmp_path / "acceptance.md").read_text()

@@ -297,8 +297,9 @@ def profile(
 
     Records are saved to ``out_dir`` (``profile.json``/``.csv``/``.md``, or
     ``profile-optimized.*`` with ``settings.optimize``, which keeps the eager-only table
-    that reports read apart) as soon as each is measured; pass ``out_dir=None`` to keep them in memory only. ``on_note`` hears
-    why a stored record is measured again and which latencies are re-measured.
+    that reports read apart) as soon as each is measured; pass ``out_dir=None`` to keep
+    them in memory only. ``on_note`` hears why a stored record is measured again and
+    which latencies are re-measured.
     """
     from vbench.profiling.records import profile_markdown
 
