@@ -115,6 +115,25 @@ def test_a_model_that_does_not_compile_is_recorded_not_a_crash(tmp_path, monkeyp
     assert "Optimised ms (IQR)" in table and "BN 20/20 folded" in table and "not compiled" in table
 
 
+def test_a_compiled_model_that_breaks_after_warm_up_is_timed_eager_and_says_why(tmp_path, monkeypatch):
+    def breaks_later(model, *args, **kwargs):
+        calls = []
+
+        def compiled(x):
+            calls.append(1)
+            if len(calls) > 4:  # compiled, warmed up, then a guard fails
+                raise RuntimeError("recompile failed: guard error")
+            return model(x)
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", breaks_later)
+    [record] = profile(["tsm_r18"], ProfileSettings(optimize=True, **FAST), out_dir=tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert record["compiled"] is False and "RuntimeError: recompile failed: guard error" in record["compile_error"]
+    assert not any("compile" in step for step in record["optimizations"])
+    assert record["optimized_latency_ms"] > 0 and record["max_logit_diff"] < 1e-4
+
+
 def test_the_optimize_setting_is_part_of_the_fingerprint(tmp_path, monkeypatch):
     from vbench.profiling.runner import measurement_fingerprint, measurement_request
 

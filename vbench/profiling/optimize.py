@@ -43,6 +43,15 @@ class OptimizedModel:
     compile_warmup_calls: int | None = None
     max_logit_diff: float | None = None
     notes: list[str] = field(default_factory=list)
+    eager_run: Callable[[], torch.Tensor] | None = None  # the same model, not compiled
+    reference: torch.Tensor | None = None  # the eager model's logits on the same input
+
+    def give_up_compile(self, error: BaseException) -> None:
+        """The compiled model failed after its warm-up: go on without it, and say so."""
+        self.compiled, self.compile_error = False, f"failed after compiling: {one_line(error)}"
+        self.optimizations = [o for o in self.optimizations if not o.startswith("torch.compile")]
+        self.run = self.eager_run
+        self.max_logit_diff = logit_gap(self.run(), self.reference)
 
 
 def _runner(module: Callable, inputs: torch.Tensor, device: torch.device, precision: str) -> Callable:
@@ -155,12 +164,18 @@ def optimize_for_inference(model: nn.Module, inputs: torch.Tensor, device: torch
                                                                     trial_budget_s)
     if result.channels_last_trial and result.channels_last_trial["kept"]:
         result.optimizations.append("channels_last")
-    run = _runner(folded, inputs, device, precision)
+    run = result.eager_run = _runner(folded, inputs, device, precision)
+    result.reference = eager_out
     if compile:
         run = _compile(folded, run, inputs, device, precision, result)
         if result.compiled:
             result.optimizations.append("torch.compile (inductor)")
     result.optimizations.append("inference_mode")
     result.run = run
-    result.max_logit_diff = logit_gap(run(), eager_out)
+    try:
+        result.max_logit_diff = logit_gap(run(), eager_out)
+    except Exception as error:  # the compiled model broke after its warm-up
+        if not result.compiled:
+            raise
+        result.give_up_compile(error)
     return result

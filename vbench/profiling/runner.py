@@ -216,8 +216,17 @@ def _time_optimized(record: dict, model: torch.nn.Module, inputs: torch.Tensor, 
 
     optimized = optimize_for_inference(model, inputs, device, request["precision"],
                                        trial_budget_s=min(2.0, settings.time_budget_s / 4))
-    latency, share = load.measure_cpu_share(
-        lambda: measure_latency(optimized.run, device, warmup=settings.warmup, budget_s=settings.time_budget_s))
+
+    def timed():
+        return measure_latency(optimized.run, device, warmup=settings.warmup, budget_s=settings.time_budget_s)
+
+    try:
+        latency, share = load.measure_cpu_share(timed)
+    except Exception as error:  # a compiled model that breaks only now is timed eager, and says why
+        if not optimized.compiled:
+            raise
+        optimized.give_up_compile(error)
+        latency, share = load.measure_cpu_share(timed)
     stable = latency.stable and (device.type != "cpu" or share >= CPU_SHARE_MIN)
     record.update(optimizations=optimized.optimizations, bn_folded=optimized.bn_folded,
                   batchnorms=optimized.batchnorms, channels_last_trial=optimized.channels_last_trial,
