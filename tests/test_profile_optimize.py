@@ -113,6 +113,10 @@ def test_a_model_that_does_not_compile_is_recorded_not_a_crash(tmp_path, monkeyp
     assert not (tmp_path / "profile.json").exists()  # the eager-only table that reports read is untouched
     table = (tmp_path / "profile-optimized.md").read_text()
     assert "Optimised ms (IQR)" in table and "BN 20/20 folded" in table and "not compiled" in table
+    notes = []
+    [kept] = profile(["tsm_r18"], ProfileSettings(optimize=True, **FAST), out_dir=tmp_path, resume=True,
+                     on_note=notes.append)
+    assert kept["optimized_latency_ms"] == record["optimized_latency_ms"] and not notes  # resumed, not re-measured
 
 
 def test_a_compiled_model_that_breaks_after_warm_up_is_timed_eager_and_says_why(tmp_path, monkeypatch):
