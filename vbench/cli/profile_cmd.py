@@ -22,6 +22,8 @@ EXAMPLES = """Examples:
   vbench profile -m tea_r50 -m tsm_r50 --frames 16 --device cuda --precision fp16
 
   vbench profile -m tsm_r50 --depth 18 --batch-size 1 --batch-size 8 --metrics params,flops
+
+  vbench profile -m tsm_r50 --optimize      # eager and deploy-mode latency side by side
 """
 
 
@@ -38,6 +40,9 @@ def profile_command(
     precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or bf16 (autocast)."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last memory format."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model before timing."),
+    optimize: bool = typer.Option(False, "--optimize", help="Also time the deploy-mode model (BN folded, "
+                                  "channels-last where faster, torch.compile, inference mode) beside the eager "
+                                  "one; records go to profile-optimized.json/.csv/.md."),
     depth: int = typer.Option(None, "--depth", help="ResNet depth (18/34/50/101) where a model allows it."),
     metrics: str = typer.Option("params,flops,latency,memory", "--metrics", help="Any subset, comma-separated."),
     peak: bool = typer.Option(False, "--peak", help="Also measure the device's matmul peak and the fraction reached."),
@@ -53,7 +58,8 @@ def profile_command(
     """Measure params, GFLOPs per view, latency, throughput and peak memory of models."""
     use_plugins(plugin)
     from vbench.profiling.runner import ProfileSettings, parse_size, profile, resolve_model_names
-    from vbench.profiling.records import FLOPS_CONVENTION, legend_for, phase_rows, profile_rows, unstable_records
+    from vbench.profiling.records import (FLOPS_CONVENTION, OPTIMIZED_CONVENTION, legend_for, phase_rows,
+                                          profile_rows, unstable_records)
 
     if not model and not all_models:
         raise VbenchError("name the models to profile with -m NAME (repeatable), or use --all")
@@ -63,7 +69,7 @@ def profile_command(
         frames=frames, size=parse_size(size), batch_sizes=tuple(batch_size), num_classes=num_classes,
         device=device, precision=precision, channels_last=channels_last, compile=compile_model, depth=depth,
         metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()), peak=peak, time_budget_s=time_budget,
-        flop_cache=flop_cache,
+        flop_cache=flop_cache, optimize=optimize,
     )
     settings.validate()
     from vbench.runtime.device import resolve_device
@@ -96,8 +102,10 @@ def profile_command(
         columns, rows = profile_rows(records)
         shown = [i for i, c in enumerate(columns) if c not in ("Device", "Precision")]
         devices = sorted({f"{r.get('device_name') or r['device']}, {r['precision']}" for r in records})
+        caption = f"{FLOPS_CONVENTION}. Latency: median (IQR) per batch. "
+        caption += f"{OPTIMIZED_CONVENTION}. " if optimize else ""
         table = Table(title=f"vbench profile on {'; '.join(devices)}", title_justify="left",
-                      caption=f"{FLOPS_CONVENTION}. Latency: median (IQR) per batch. {legend_for(records)}")
+                      caption=caption + legend_for(records))
         for i in shown:
             table.add_column(columns[i], no_wrap=i == 0, overflow="fold")
         for row in rows:
@@ -111,8 +119,9 @@ def profile_command(
             for row in rows:
                 phases.add_row(*row)
             out.print(phases)
+        stem = "profile-optimized" if optimize else "profile"
         err.print(f"{len(records)} records in {time.perf_counter() - started:.0f} s; written to "
-                  f"{out_dir}/profile.json, .csv and .md")
+                  f"{out_dir}/{stem}.json, .csv and .md")
     unstable = unstable_records(records)
     if unstable:
         names_given = " ".join(f"-m {r['model']}" for r in unstable)

@@ -12,7 +12,8 @@ from vbench.runtime.device import resolve_precision, synchronize
 from vbench.runtime.precision import autocast
 
 
-def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+def channels_last_weights(model: torch.nn.Module) -> torch.nn.Module:
+    """4-D parameters in channels_last, 5-D in channels_last_3d (in place)."""
     for p in model.parameters():
         if p.dim() == 4:
             p.data = p.data.contiguous(memory_format=torch.channels_last)
@@ -27,7 +28,7 @@ def build_for_measurement(request: dict, device: torch.device, model: torch.nn.M
         model = create_model(request["model"], num_classes=request["num_classes"], num_frames=request["frames"])
     model = model.eval().to(device)
     if request["channels_last"]:
-        model = _channels_last(model)
+        model = channels_last_weights(model)
     runnable = torch.compile(model) if request.get("compile") else model
     info = model_info(request["model"])
     shape = info.input_shape(request["batch_size"], request["frames"], tuple(request["size"]))

@@ -59,6 +59,24 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
     }
 
 
+OPTIMIZED_CONVENTION = ("Optimised: BatchNorm folded into the conv feeding it (exact pairs only, checked on "
+                        "logits), channels-last where a timing in the run found it not slower, torch.compile where "
+                        "it compiled (compile time apart), inference mode (the eager column runs under it too); "
+                        "speedup = eager / optimised latency; max logit diff = largest |optimised - eager| logit on "
+                        "the same input; params, GFLOPs and peak memory are of the eager model")
+
+
+def optimized_fields() -> dict:
+    """The fields an ``--optimize`` record adds to ``base_record``'s, empty."""
+    return {"optimize": True, "optimizations": None, "bn_folded": None, "batchnorms": None,
+            "channels_last_trial": None, "compiled": None, "compile_error": None, "compile_s": None,
+            "compile_warmup_calls": None,
+            "max_logit_diff": None, "optimized_latency_ms": None, "optimized_latency_iqr_ms": None,
+            "optimized_latency_runs": None, "optimized_timing_method": None, "optimized_cpu_share": None,
+            "optimized_latency_stable": None, "optimized_throughput": None, "speedup": None,
+            "optimized_convention": OPTIMIZED_CONVENTION}
+
+
 def unstable_records(records: Sequence[dict]) -> list[dict]:
     """Records whose latency broke the stability rule (after any re-measurement)."""
     return [r for r in records if r.get("latency_stable") is False]
@@ -123,27 +141,54 @@ def latency_cell(record: dict) -> str:
     return f"{record['latency_ms']:.1f} ({record['latency_iqr_ms']:.1f}){mark}"
 
 
+def optimized_latency_cell(record: dict) -> str:
+    if record.get("optimized_latency_ms") is None:
+        return "-"
+    mark = UNSTABLE_MARK if record.get("optimized_latency_stable") is False else ""
+    return f"{record['optimized_latency_ms']:.1f} ({record['optimized_latency_iqr_ms']:.1f}){mark}"
+
+
+def optimizations_cell(record: dict) -> str:
+    """What the optimised column did, short: BN folded, channels-last, compiled or why not."""
+    if record.get("optimizations") is None:
+        return "-"
+    parts = [f"BN {record['bn_folded']}/{record['batchnorms']} folded"] if record.get("batchnorms") else []
+    if "channels_last" in record["optimizations"]:
+        parts.append("channels-last")
+    parts.append("compiled" if record.get("compiled") else "not compiled (compile_error)")
+    return ", ".join(parts)
+
+
 def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """Column names and formatted cells, one row a record."""
+    """Column names and formatted cells, one row a record; ``--optimize`` records add the
+    optimised latency, the speedup, the logit difference and what was done."""
+    optimized = any(r.get("optimize") for r in records)
     columns = ["Model", "Input", "Batch", "Params (M)", "GFLOPs/view", "Latency ms (IQR)",
                "Clips/s", "Peak mem (MiB)", "Device", "Precision", "Status"]
+    if optimized:
+        columns[6:6] = ["Optimised ms (IQR)", "Speedup", "Max logit diff", "Optimisations"]
     rows = []
     for r in records:
         frames = f"{r['frames']}x" if r.get("frames") else ""
-        status = r["status"] if r["status"] == "ok" else f"failed: {r.get('error') or ''}"
+        status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r.get('error') or ''}"
         status += " (legacy record)" if r.get("legacy") else ""
         name = r["model"] + (" [reconstruction]" if r.get("reconstruction") else "")
         name += DIRTY_MARK if r.get("dirty") else ""
-        rows.append([name, f"{frames}{r['size']}", str(r["batch_size"]), _num(r.get("params_m"), 2),
-                     _num(r.get("gflops"), 2), latency_cell(r), _num(r.get("throughput"), 2),
-                     _num(r.get("peak_memory_mb"), 0), r.get("device_name") or r["device"], r["precision"], status])
+        row = [name, f"{frames}{r['size']}", str(r["batch_size"]), _num(r.get("params_m"), 2),
+               _num(r.get("gflops"), 2), latency_cell(r), _num(r.get("throughput"), 2),
+               _num(r.get("peak_memory_mb"), 0), r.get("device_name") or r["device"], r["precision"], status]
+        if optimized:
+            diff = r.get("max_logit_diff")
+            row[6:6] = [optimized_latency_cell(r), _num(r.get("speedup"), 2) + ("x" if r.get("speedup") else ""),
+                        "-" if diff is None else f"{diff:.1e}", optimizations_cell(r)]
+        rows.append(row)
     return columns, rows
 
 
 def legend_for(records: list[dict]) -> str:
     """The legend lines for the marks these records carry (empty when none)."""
     parts = []
-    if any(r.get("latency_stable") is False for r in records):
+    if any(r.get("latency_stable") is False or r.get("optimized_latency_stable") is False for r in records):
         parts.append(UNSTABLE_LEGEND)
     if any(r.get("dirty") for r in records):
         parts.append(DIRTY_LEGEND)
@@ -159,11 +204,13 @@ def profile_markdown(records: list[dict]) -> str:
     lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
     caption = (f"{FLOPS_CONVENTION}. Latency: median (interquartile range) of one forward pass of the batch; "
                "peak memory: see each record's memory_method in profile.json.")
+    if any(r.get("optimize") for r in records):
+        caption += f" {OPTIMIZED_CONVENTION}."
     legend = legend_for(records)
     return "\n".join(lines) + "\n\n" + caption + "\n" + (f"\n{legend}\n" if legend else "")
 
 
-PHASES = ("build", "params", "flops", "latency", "memory", "remeasure")
+PHASES = ("build", "params", "flops", "latency", "memory", "optimize", "remeasure")
 
 
 def phase_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:

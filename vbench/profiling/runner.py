@@ -33,7 +33,7 @@ from vbench.profiling.execution import build_for_measurement
 from vbench.profiling.flops import count_flops
 from vbench.profiling.params import count_params
 from vbench.profiling.records import (RECORD_KEY, STABILITY_RULE, base_record, instability, judge_stability,
-                                     record_key, unstable_records)
+                                     optimized_fields, record_key, unstable_records)
 from vbench.results import DEFAULT_OUT, RecordStore
 
 METRICS = ("params", "flops", "latency", "memory")
@@ -55,6 +55,7 @@ class ProfileSettings:
     time_budget_s: float = 10.0
     warmup: int = 3
     flop_cache: bool = True  # reuse a stored count of the same model code, arguments and input
+    optimize: bool = False  # also time the deploy-mode model (optimize.py); records go to profile-optimized.*
     notes: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -70,6 +71,11 @@ class ProfileSettings:
         if self.num_classes is not None and self.num_classes < 1:
             raise VbenchError(f"--num-classes must be positive, got {self.num_classes}")
         resolve_precision(self.precision)
+        if self.optimize and (self.channels_last or self.compile):
+            raise VbenchError("--optimize tries channels-last and torch.compile itself and times the eager model "
+                              "beside it: drop --channels-last/--compile")
+        if self.optimize and "latency" not in self.metrics:
+            raise VbenchError("--optimize measures latency: keep latency in --metrics")
 
 
 def parse_size(text: str | int | None) -> tuple[int, int] | None:
@@ -166,6 +172,8 @@ def measurement_fingerprint(model: torch.nn.Module, request: dict, settings: Pro
     chosen = dict(request)
     chosen.update(metrics=sorted(settings.metrics), warmup=settings.warmup, time_budget_s=settings.time_budget_s,
                   peak=settings.peak)
+    if settings.optimize:
+        chosen["optimize"] = True
     return fingerprint({**model_parts(model), "measuring_code": digest(code_sources("profiling")),
                         "settings": digest(chosen)})
 
@@ -198,8 +206,50 @@ def _fill_rates(record: dict) -> None:
         record["peak_fraction"] = _round(achieved / record["device_peak_gflops_per_s"], 4)
 
 
-def _measure_batch(record: dict, run: Callable[[], Any], request: dict, settings: ProfileSettings,
+def _time_optimized(record: dict, model: torch.nn.Module, inputs: torch.Tensor, request: dict,
+                    settings: ProfileSettings, device: torch.device) -> None:
+    """Deploy-mode latency beside the eager one (``optimize.py``), in the same record."""
+    from vbench.profiling import load
+    from vbench.profiling.optimize import optimize_for_inference
+    from vbench.profiling.records import CPU_SHARE_MIN
+    from vbench.profiling.timing import measure_latency
+
+    optimized = optimize_for_inference(model, inputs, device, request["precision"],
+                                       trial_budget_s=min(2.0, settings.time_budget_s / 4))
+
+    def timed():
+        return measure_latency(optimized.run, device, warmup=settings.warmup, budget_s=settings.time_budget_s)
+
+    try:
+        latency, share = load.measure_cpu_share(timed)
+    except Exception as error:  # a compiled model that breaks only now is timed eager, and says why
+        if not optimized.compiled:
+            raise
+        optimized.give_up_compile(error)
+        latency, share = load.measure_cpu_share(timed)
+    stable = latency.stable and (device.type != "cpu" or share >= CPU_SHARE_MIN)
+    record.update(optimizations=optimized.optimizations, bn_folded=optimized.bn_folded,
+                  batchnorms=optimized.batchnorms, channels_last_trial=optimized.channels_last_trial,
+                  compiled=optimized.compiled, compile_error=optimized.compile_error,
+                  compile_s=optimized.compile_s, compile_warmup_calls=optimized.compile_warmup_calls,
+                  max_logit_diff=optimized.max_logit_diff,
+                  optimized_latency_ms=_round(latency.median_ms, 3), optimized_latency_iqr_ms=_round(latency.iqr_ms, 3),
+                  optimized_latency_runs=latency.runs, optimized_timing_method=latency.method,
+                  optimized_cpu_share=share if device.type == "cpu" else None, optimized_latency_stable=stable,
+                  optimized_throughput=_round(request["batch_size"] / (latency.median_ms / 1e3), 3))
+    _fill_speedup(record)
+    record["notes"] += optimized.notes
+
+
+def _fill_speedup(record: dict) -> None:
+    """Eager over optimised latency (again after the eager one is re-measured)."""
+    if record.get("latency_ms") and record.get("optimized_latency_ms"):
+        record["speedup"] = _round(record["latency_ms"] / record["optimized_latency_ms"], 3)
+
+
+def _measure_batch(record: dict, measured: tuple, request: dict, settings: ProfileSettings,
                    device: torch.device, phases: Phases) -> None:
+    model, inputs, run = measured
     from vbench.profiling.memory import cpu_peak_memory, cuda_peak_memory
 
     if "latency" in settings.metrics:
@@ -218,6 +268,9 @@ def _measure_batch(record: dict, run: Callable[[], Any], request: dict, settings
         if device.type != "cuda" and request["compile"]:
             record["notes"].append("CPU memory measured on the eager model (no torch.compile)")
         record.update(peak_memory_mb=_round(memory.mib, 1), memory_method=memory.method)
+    if settings.optimize:
+        with phases("optimize"):
+            _time_optimized(record, model, inputs, request, settings, device)
 
 
 def _failure(record: dict, error: BaseException) -> dict:
@@ -251,9 +304,11 @@ def profile(
 ) -> list[dict]:
     """Profile ``models`` (all registered models when None) and return their records.
 
-    Records are saved to ``out_dir`` (``profile.json``/``.csv``/``.md``) as soon as each
-    is measured; pass ``out_dir=None`` to keep them in memory only. ``on_note`` hears
-    why a stored record is measured again and which latencies are re-measured.
+    Records are saved to ``out_dir`` (``profile.json``/``.csv``/``.md``, or
+    ``profile-optimized.*`` with ``settings.optimize``, which keeps the eager-only table
+    that reports read apart) as soon as each is measured; pass ``out_dir=None`` to keep
+    them in memory only. ``on_note`` hears why a stored record is measured again and
+    which latencies are re-measured.
     """
     from vbench.profiling.records import profile_markdown
 
@@ -262,7 +317,8 @@ def profile(
     device, note = resolve_device(settings.device)
     notes = settings.notes + ([note] if note else [])
     names = resolve_model_names(models, settings.depth)
-    store = RecordStore(out_dir, "profile", RECORD_KEY, profile_markdown) if out_dir is not None else None
+    store_name = "profile-optimized" if settings.optimize else "profile"
+    store = RecordStore(out_dir, store_name, RECORD_KEY, profile_markdown) if out_dir is not None else None
     tell = on_note or (lambda text: None)
     records = []
     for name in names:
@@ -290,6 +346,8 @@ def profile(
             on_start(name, len(pending))
         for request in pending:
             record = base_record(request, device, notes)
+            if settings.optimize:
+                record.update(optimized_fields())
             phases = Phases()
             try:
                 if model is None:
@@ -299,8 +357,8 @@ def profile(
                     costs = _ModelCosts(model, request, settings.metrics, model_phases, settings.flop_cache)
                 _fill_costs(record, costs)
                 if {"latency", "memory"} & set(settings.metrics):
-                    _, _, run = build_for_measurement(request, device, model)
-                    _measure_batch(record, run, request, settings, device, phases)
+                    measured = build_for_measurement(request, device, model)
+                    _measure_batch(record, measured, request, settings, device, phases)
             except Exception as error:  # recorded, and the run goes on
                 _failure(record, error)
                 if device.type == "cuda":
@@ -341,6 +399,7 @@ def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: 
             record["notes"].append(f"re-measuring the unstable latency failed: {type(error).__name__}: {error}")
         record["first_latency"] = first
         _fill_rates(record)
+        _fill_speedup(record)
         changed.append(record)
     changed += judge_stability(records)
     if store is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.utils.benchmark as benchmark
@@ -24,6 +24,7 @@ class Latency:
     iqr_ms: float
     runs: int
     method: str
+    times_ms: list[float] = field(default_factory=list, repr=False)  # each timed run, in order (GPU only)
 
     @property
     def stable(self) -> bool:
@@ -42,12 +43,17 @@ def measure_latency(fn: Callable[[], object], device: torch.device, *, warmup: i
     """Time ``fn()`` (one forward pass) on ``device``.
 
     Warm-up stops after ``warmup`` runs or a fifth of the budget, whichever comes first
-    (at least one run): a model that takes seconds a pass is warm after one.
+    (at least one run): a model that takes seconds a pass is warm after one. On a GPU the
+    first pass (cuDNN autotuning, compilation) never counts against that fifth: at least
+    two passes, so that the pass after a slow first one is not timed cold.
     """
+    least = 2 if device.type == "cuda" else 1
     warm_until = time.perf_counter() + 0.2 * budget_s
-    for _ in range(max(1, warmup)):
+    for done in range(1, max(least, warmup) + 1):
         fn()
-        if time.perf_counter() > warm_until:
+        if done == 1 and device.type == "cuda":
+            warm_until = time.perf_counter() + 0.2 * budget_s
+        if done >= least and time.perf_counter() > warm_until:
             break
     if device.type == "cuda":
         return _cuda_latency(fn, device, budget_s, threshold, min_runs)
@@ -78,4 +84,4 @@ def _cuda_latency(fn: Callable[[], object], device: torch.device, budget_s: floa
                 if (q3 - q1) <= threshold * median or time.perf_counter() - start_clock > budget_s:
                     break
     q1, median, q3 = _quartiles(times)
-    return Latency(median, q3 - q1, len(times), f"CUDA events, synchronised, {len(times)} runs")
+    return Latency(median, q3 - q1, len(times), f"CUDA events, synchronised, {len(times)} runs", times)
