@@ -78,7 +78,9 @@ def wrong_imports(module: str, path: Path) -> list[str]:
     part, wrong = _part(module), []
     allowed = ALLOWED[part]
     for target, names in _imports(path):
-        if allowed is not None and _part(target) != part and _part(target) not in allowed:
+        if target not in MODULES:
+            wrong.append(f"{module} imports {target}, which does not exist")
+        elif allowed is not None and _part(target) != part and _part(target) not in allowed:
             wrong.append(f"{module} imports {target}")
     if part == "reporting" and _takes_torch(path):
         wrong.append(f"{module} imports torch: reporting reads records, it does not run models")

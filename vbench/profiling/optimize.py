@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from vbench.profiling.bn_fold import fold_batchnorm, logit_gap
-from vbench.profiling.device import resolve_precision, synchronize
 from vbench.profiling.execution import channels_last_weights
 from vbench.profiling.timing import measure_latency
+from vbench.runtime.device import resolve_precision, synchronize
 
 COMPILE_WARMUP_MAX = 20  # calls after the compiling one, at most, until the times settle
 COMPILE_WARMUP_S = 30.0  # and seconds at most (a model of seconds a pass settles in a few calls)
