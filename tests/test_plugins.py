@@ -47,7 +47,7 @@ from {sibling} import TemporalMix
 
 
 @vbench.register_model(method="TinyMix", paper="unpublished", year=2025, family="mine", depths=(18, 34),
-                       frames=4, size=(32, 32), num_classes=5)
+                       frames=4, size=(32, 32), num_classes=5, classifier="head.fc")
 def tinymix_r18(num_classes=5, num_frames=4, depth=18, dropout=0.0, **options):
     mix = BlockPlugins(mid=lambda spec: TemporalMix(spec.width, spec.num_frames))
     return video_resnet(depth=depth, num_classes=num_classes, num_frames=num_frames, dropout=dropout,
@@ -61,6 +61,7 @@ def isolated_registry(monkeypatch, tmp_path):
     registry._load_model_files()
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "_ALIASES", dict(registry._ALIASES))
+    monkeypatch.setattr(registry, "_CONTRACT_CHECKED", set())
     monkeypatch.setattr(plugins, "_loaded", {})
     monkeypatch.setattr(plugins, "_specs", [])
     monkeypatch.setattr(plugins, "_entry_points_loaded", False)

@@ -41,7 +41,8 @@ import torch
 from torch import nn
 
 from vbench.errors import InputShapeError, VbenchError
-from vbench.models.registry import register_model
+from vbench.models.contract import replace_linear
+from vbench.models.registry import KINETICS_MEAN, KINETICS_STD, register_model
 
 PAPER = "A Closer Look at Spatiotemporal Convolutions for Action Recognition"
 CODE = "facebookresearch/VMZ"
@@ -169,8 +170,14 @@ class R2Plus1D(nn.Module):
         x = self.stem(x)
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.avgpool(features).flatten(1)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.avgpool(self.forward_features(x)).flatten(1)))
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "fc", num_classes)
 
 
 def vmz_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -183,7 +190,8 @@ def vmz_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
     return dict(state_dict)
 
 
-_REGISTRATION = dict(method="R(2+1)D", paper=PAPER, year=2018, arxiv="1711.11248", code=CODE, family="3D",
+_REGISTRATION = dict(method="R(2+1)D", paper=PAPER, classifier="fc",
+                     mean=KINETICS_MEAN, std=KINETICS_STD, year=2018, arxiv="1711.11248", code=CODE, family="3D",
                      size=(112, 112), checkpoint_filter=vmz_filter)
 
 

@@ -21,21 +21,36 @@ import torch
 from torch import nn
 from torchvision.models import video
 
+from vbench.models.contract import replace_linear
 from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE, PAPER, check_video_input
-from vbench.models.registry import register_model
+from vbench.models.registry import KINETICS_MEAN, KINETICS_STD, register_model
 
-_REGISTRATION = dict(paper=PAPER, year=2018, arxiv="1711.11248", code="pytorch/vision (torchvision.models.video)",
+_REGISTRATION = dict(paper=PAPER, classifier="fc", mean=KINETICS_MEAN, std=KINETICS_STD, year=2018, arxiv="1711.11248", code="pytorch/vision (torchvision.models.video)",
                      family="3D", frames=16, size=(112, 112))
 
 
-def _checked_input(module: nn.Module, args: tuple) -> None:
-    check_video_input(args[0])
+class TorchvisionVideoResNet(video.VideoResNet):
+    """torchvision's ``VideoResNet`` with vbench's model contract and input check."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, T, H, W) -> layer4 features (N, 512, T', h, w)."""
+        check_video_input(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.avgpool(features).flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "fc", num_classes)
 
 
-def _torchvision(builder, num_classes: int) -> nn.Module:
-    model = builder(weights=None, num_classes=num_classes)
-    model.register_forward_pre_hook(_checked_input)
-    model.imagenet_trunk_unsupported = IMAGENET_NOT_APPLICABLE.format(name=builder.__name__)
+def _torchvision(name: str, conv_makers: list, stem: type, num_classes: int) -> nn.Module:
+    """The network torchvision's builder ``name`` makes (BasicBlock, stages of 2 blocks)."""
+    model = TorchvisionVideoResNet(video.resnet.BasicBlock, conv_makers, [2, 2, 2, 2], stem, num_classes=num_classes)
+    model.imagenet_trunk_unsupported = IMAGENET_NOT_APPLICABLE.format(name=name)
     return model
 
 
@@ -47,14 +62,15 @@ def _passthrough(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[
                 notes="torchvision's r3d_18; matches the paper's R3D-18 (VMZ: 33.4M, 40.7 GFLOPs at 16 frames)")
 def tv_r3d_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
     """torchvision's R3D-18: 3x3x3 convolutions throughout."""
-    return _torchvision(video.r3d_18, num_classes)
+    return _torchvision("r3d_18", [video.resnet.Conv3DSimple] * 4, video.resnet.BasicStem, num_classes)
 
 
 @register_model(method="MC3", **_REGISTRATION, checkpoint_filter=_passthrough,
                 notes="torchvision's mc3_18; matches the paper's MC3-18 (VMZ: 11.7M, 43.3 GFLOPs at 16 frames)")
 def tv_mc3_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
     """torchvision's MC3-18: 3D convolutions in layer1, 2D (1x3x3) above."""
-    return _torchvision(video.mc3_18, num_classes)
+    return _torchvision("mc3_18", [video.resnet.Conv3DSimple] + [video.resnet.Conv3DNoTemporal] * 3,
+                        video.resnet.BasicStem, num_classes)
 
 
 @register_model(method="R(2+1)D", **_REGISTRATION, checkpoint_filter=_passthrough,
@@ -62,4 +78,4 @@ def tv_mc3_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
                       "(31.5M vs the paper's 33.3M); = r2plus1d_r18 with midplanes='per_block'")
 def tv_r2plus1d_18(num_classes: int = 400, num_frames: int = 16) -> nn.Module:
     """torchvision's R(2+1)D-18 (per-block mid-planes)."""
-    return _torchvision(video.r2plus1d_18, num_classes)
+    return _torchvision("r2plus1d_18", [video.resnet.Conv2Plus1D] * 4, video.resnet.R2Plus1dStem, num_classes)
