@@ -66,6 +66,14 @@ blocks.
 
 Not transcribed from the paper: its tables give model size (MB) and speed, which vbench
 does not convert to parameters without the paper saying how the size was stored.
+
+Why P3D is not built on the zoo's 3D trunk (``vbench.models.resnet3d``, which carries
+R3D, MC3 and R(2+1)D): its Caffe graph differs from that trunk in more than the conv of
+a block. Its blocks are bottlenecks whose S/T pair is wired three ways (A, B, C: a
+parallel branch and an inner shortcut, not a conv maker's single path) and whose spatial
+stride sits on the first 1x1x1 conv; a max-pool follows the stem and temporal max-pools
+sit between the stages; res5 is a 2D stage on folded frames. Injecting all of that
+would give the trunk four more hooks that only P3D uses.
 """
 
 from __future__ import annotations
@@ -79,7 +87,8 @@ from torchvision.models.resnet import BasicBlock as BasicBlock2D
 
 from vbench.errors import VbenchError
 from vbench.models.contract import replace_linear
-from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE, check_video_input
+from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE
+from vbench.models.resnet3d import check_video_input
 from vbench.models.registry import register_model
 
 PAPER = "Learning Spatio-Temporal Representation with Pseudo-3D Residual Networks"

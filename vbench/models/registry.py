@@ -24,7 +24,7 @@ from torch import nn
 from vbench.errors import ModelNameTaken, UnknownModelError, VbenchError
 
 # Modules of vbench.models that hold shared parts, not model builders.
-_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention", "contract"}
+_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention", "contract", "resnet3d"}
 _DEPTH_SUFFIX = re.compile(r"^(?P<stem>.+_r)(?P<depth>\d+)$")
 
 # Input normalisation (RGB in [0, 1]): ImageNet's, and the Kinetics statistics that
