@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 import vbench
@@ -104,3 +105,30 @@ def test_a_broken_model_gets_one_line_saying_what_is_missing():
         check_structure(model, type(info)(**{**info.__dict__, "classifier": "head.nope"}))
     with pytest.raises(ModelContractError, match="does not name its classifier"):
         check_structure(model, type(info)(**{**info.__dict__, "classifier": ""}))
+
+
+def test_imagenet_trunk_load_leaves_the_models_own_classifier(tmp_path):
+    from vbench.models import load_imagenet_trunk
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    model = vbench.create_model("eca_r18")  # its classifier, fc, has ImageNet's 1000 outputs: still not loaded
+    before = model.fc.weight.clone()
+    report = load_imagenet_trunk(model, path)
+    assert {"fc.weight", "fc.bias"} <= set(report.missing) and torch.equal(model.fc.weight, before)
+
+
+def test_reid_features_load_a_checkpoint_of_other_identities_without_its_classifier(tmp_path):
+    from types import SimpleNamespace
+
+    from vbench.evaluation.reid_eval import _load_features_only
+
+    tiny = dict(num_frames=2, embed_dim=32, num_heads=2, stage_depths=(1, 1, 1), img_size=(32, 16))
+    trained = vbench.create_model("mstat_vitb16", num_classes=5, **tiny)
+    path = tmp_path / "mstat.pth"
+    torch.save(trained.state_dict(), path)
+    model = vbench.create_model("mstat_vitb16", num_classes=7, **tiny)
+    settings = SimpleNamespace(checkpoint=str(path), trusted=False, non_strict=False)
+    _, notes = _load_features_only(model, settings)
+    assert notes == ["checkpoint classifier classifier.weight (5, 96) not loaded (features do not use it)"]
+    assert torch.equal(model.bottleneck.weight, trained.bottleneck.weight) and model.classifier.out_features == 7
