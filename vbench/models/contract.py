@@ -81,9 +81,12 @@ def replace_linear(model: nn.Module, path: str, num_classes: int) -> nn.Linear:
     return new
 
 
-def classifier_of(model: nn.Module) -> str:
-    """The dotted path of a built model's classifier, from its registry entry."""
+def classifier_of(model: nn.Module, required: bool = True) -> str:
+    """The dotted path of a built model's classifier, from its registry entry ("" when it
+    names none and ``required`` is False)."""
     spec = getattr(model, "vbench_spec", None)
+    if (spec is None or not spec.info.classifier) and not required:
+        return ""
     if spec is None or not spec.info.classifier:
         raise ModelContractError("this model does not name its classifier: build it with vbench.create_model, "
                                  "and register it with classifier='<dotted path of its final nn.Linear>'")
