@@ -146,11 +146,12 @@ def load_imagenet_trunk(model: nn.Module, path: str | Path) -> LoadReport:
     reason = getattr(model, "imagenet_trunk_unsupported", None)
     if reason:
         raise CheckpointError(reason)
-    classifier = classifier_of(model)
+    classifier = classifier_of(model, required=False)
     state_dict = {k: v for k, v in read_checkpoint(path).items()
                   if not is_classifier_key(k, TORCHVISION_RESNET_CLASSIFIER)}
     state_dict = apply_checkpoint_filter(state_dict, model)
-    state_dict = {k: v for k, v in state_dict.items() if not is_classifier_key(k, classifier)}
+    if classifier:
+        state_dict = {k: v for k, v in state_dict.items() if not is_classifier_key(k, classifier)}
     report = load_state_dict(model, state_dict, strict=False)
     if report.unexpected or report.mismatched:
         raise CheckpointError(f"{path} does not fit the trunk of this model: {report.summary()}")
