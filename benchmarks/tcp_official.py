@@ -26,6 +26,7 @@ from _official import dispatch_gmacs, import_official, interleaved_medians, offi
 
 import vbench
 from vbench.models import load_checkpoint
+from vbench.models.resnet import refold_frames
 from vbench.profiling.flops import count_flops
 
 
@@ -96,7 +97,7 @@ def main() -> None:
           f"median of {args.rounds} interleaved runs: official {times['official']:.0f} ms, vbench {times['vbench']:.0f} ms")
 
     with torch.inference_mode():
-        features = model.forward_features(x)  # (T, 2048, h, w): the same input for both heads
+        features = refold_frames(model.forward_features(x))  # (T, 2048, h, w): the same input for both heads
     official_head = lambda: official.new_fc(torch.flatten(official.base_model.TCP(features), 1))  # noqa: E731
     times = interleaved_medians({"official": official_head, "vbench": lambda: model.head(features)}, 5 * args.rounds)
     print(f"head alone on {tuple(features.shape)}: official {times['official']:.1f} ms, vbench {times['vbench']:.1f} ms; "

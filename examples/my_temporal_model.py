@@ -65,7 +65,7 @@ def temporal_conv_plugins() -> BlockPlugins:
 
 @vbench.register_model(
     method="MyTM", paper="unpublished", year=2025, family="mine",
-    depths=DEPTHS, frames=8, size=(224, 224), num_classes=400,
+    depths=DEPTHS, frames=8, size=(224, 224), num_classes=400, classifier="head.fc",
     notes="examples/my_temporal_model.py: TSM's shift made a learnable depthwise temporal conv",
 )
 def mytm_r50(num_classes: int = 400, num_frames: int = 8, depth: int = 50, dropout: float = 0.5,

@@ -58,8 +58,8 @@ def test_busy_pathway_sees_no_signal_in_a_static_clip():
         fresh = small_bqn(2)
         fresh.load_state_dict({k: v for k, v in model.state_dict().items() if ".norm." not in k or "laterals" not in k},
                               strict=False)
-        quiet_a, busy_a = fresh.forward_features(static_clip(seed=1))
-        quiet_b, busy_b = fresh.forward_features(static_clip(seed=2))
+        quiet_a, busy_a = fresh.pathways(static_clip(seed=1))
+        quiet_b, busy_b = fresh.pathways(static_clip(seed=2))
     assert not torch.allclose(quiet_a, quiet_b, atol=1e-3)
     torch.testing.assert_close(busy_a, busy_b, atol=1e-4, rtol=1e-4)
 
@@ -79,8 +79,8 @@ def test_quiet_pathway_is_low_resolution_and_independent_of_the_busy_one_at_init
     with torch.no_grad():
         quiet_input, busy_input = model.split_input(x)
         assert quiet_input.shape[-2:] == (60, 60) and busy_input.shape[-2:] == (SIZE, SIZE)
-        quiet_x, busy_x = model.forward_features(x)
-        quiet_y, busy_y = model.forward_features(y)
+        quiet_x, busy_x = model.pathways(x)
+        quiet_y, busy_y = model.pathways(y)
     assert quiet_x.shape[-1] == 2 and busy_x.shape[-1] == 3
     torch.testing.assert_close(quiet_x, quiet_y)  # zero-initialised lateral BNs
     assert not torch.allclose(busy_x, busy_y)

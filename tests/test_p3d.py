@@ -175,7 +175,7 @@ def test_frames_and_sizes_the_pooling_allows():
     port = vbench.create_model("p3d_r63", num_classes=3, reference="port").eval()
     with torch.no_grad():
         for frames, size, reaches_res5 in [(1, 16, 1), (8, 20, 1), (17, 16, 2)]:
-            assert caffe.forward_features(torch.randn(1, 3, frames, size, size)).shape[1] == reaches_res5
+            assert caffe.forward_features(torch.randn(1, 3, frames, size, size)).shape[2] == reaches_res5
             assert caffe(torch.randn(1, 3, frames, size, size)).shape == (1, 3)
         assert port(torch.randn(1, 3, 16, 16, 16)).shape == (1, 3)
     with pytest.raises(InputShapeError, match="at least 16 frames.*floor rounding"):
@@ -191,8 +191,8 @@ def test_at_16_frames_res5_sees_one_frame_as_in_the_official_net():
     x = torch.randn(1, 3, 16, 32, 32)
     with torch.no_grad():
         features = model.forward_features(x)
-        expected = model.fc(features[:, 0].mean(dim=(2, 3)))
-        assert features.shape[:3] == (1, 1, 2048) and torch.allclose(model(x), expected, atol=1e-5)
+        expected = model.fc(features[:, :, 0].mean(dim=(2, 3)))
+        assert features.shape[:3] == (1, 2048, 1) and torch.allclose(model(x), expected, atol=1e-5)
 
 
 def test_options_and_user_errors():

@@ -14,6 +14,7 @@ import vbench
 from vbench import plugins
 from vbench.cli import app
 from vbench.errors import PluginError
+from vbench.models.contract import ModelContractError, check_contract
 from vbench.models import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ from {sibling} import TemporalMix
 
 
 @vbench.register_model(method="TinyMix", paper="unpublished", year=2025, family="mine", depths=(18, 34),
-                       frames=4, size=(32, 32), num_classes=5)
+                       frames=4, size=(32, 32), num_classes=5, classifier="head.fc")
 def tinymix_r18(num_classes=5, num_frames=4, depth=18, dropout=0.0, **options):
     mix = BlockPlugins(mid=lambda spec: TemporalMix(spec.width, spec.num_frames))
     return video_resnet(depth=depth, num_classes=num_classes, num_frames=num_frames, dropout=dropout,
@@ -61,6 +62,7 @@ def isolated_registry(monkeypatch, tmp_path):
     registry._load_model_files()
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "_ALIASES", dict(registry._ALIASES))
+    monkeypatch.setattr(registry, "_CONTRACT_CHECKED", set())
     monkeypatch.setattr(plugins, "_loaded", {})
     monkeypatch.setattr(plugins, "_specs", [])
     monkeypatch.setattr(plugins, "_entry_points_loaded", False)
@@ -347,3 +349,42 @@ def test_the_documented_commands_name_options_that_exist():
         assert result.exit_code == 0, f"vbench {' '.join(args)}: {result.output}"
     result = runner.invoke(app, ["plot", "--plugin", "x.py", "--hilight", "mytm_r18", "--help"])
     assert result.exit_code == 2 and "No such option" in result.output  # the check can fail
+
+
+def test_a_plugin_model_that_breaks_the_model_contract_stops_with_one_line(tmp_path):
+    broken = tmp_path / "nohead.py"
+    broken.write_text(textwrap.dedent('''
+        import torch
+        from torch import nn
+        import vbench
+
+        class Net(nn.Module):
+            def __init__(self, num_classes):
+                super().__init__()
+                self.fc = nn.Linear(3, num_classes)
+
+            def forward(self, x):
+                return self.fc(x.mean((2, 3, 4)))
+
+        @vbench.register_model(method="NoHead", paper="unpublished", year=2025, frames=2, size=(16, 16),
+                               classifier="fc")
+        def nohead_net(num_classes=4, num_frames=2):
+            return Net(num_classes)
+
+        @vbench.register_model(method="NoName", paper="unpublished", year=2025, frames=2, size=(16, 16))
+        def noname_net(num_classes=4, num_frames=2):
+            return Net(num_classes)
+    '''))
+    result = invoke("profile", "--plugin", broken, "-m", "nohead_net", "--metrics", "params", "--out", tmp_path / "runs")
+    assert result.exit_code == 1 and "Traceback" not in result.output  # profile records the failure as its row
+    assert "failed: model 'nohead_net' breaks vbench's model contract" in result.output
+    with pytest.raises(ModelContractError) as caught:
+        vbench.create_model("nohead_net")
+    assert str(caught.value) == ("model 'nohead_net' breaks vbench's model contract: it has no forward_features, "
+                                 "forward_head, reset_classifier (see docs/your-model.md)")
+    with pytest.raises(ModelContractError, match="'noname_net' breaks vbench's model contract"):
+        vbench.create_model("noname_net")
+    # the shipped example keeps it, classifier named
+    plugins.load_plugin(EXAMPLE)
+    model = vbench.create_model("mytm_r18", num_classes=3, num_frames=2).eval()
+    check_contract(model, vbench.model_info("mytm_r18"), torch.randn(1, 3, 2, 32, 32))

@@ -7,7 +7,7 @@ from torchvision.models.video.resnet import BasicBlock, R2Plus1dStem, VideoResNe
 import vbench
 from vbench.errors import CheckpointError, InputShapeError, VbenchError
 from vbench.models import load_checkpoint
-from vbench.models.r2plus1d import Conv2Plus1D, midplanes
+from vbench.models.resnet3d import Conv2Plus1D, midplanes
 
 
 def _randomise(model: nn.Module) -> nn.Module:
@@ -163,3 +163,20 @@ def test_torchvision_references_are_registered_with_their_differences():
     assert {k: v.shape for k, v in tv.state_dict().items()} == {k: v.shape for k, v in ours.state_dict().items()}
     with pytest.raises(InputShapeError):
         tv(torch.randn(3, 16, 112, 112))
+
+
+@pytest.mark.parametrize("name, builder", [("tv_r3d_18", "r3d_18"), ("tv_mc3_18", "mc3_18"),
+                                           ("tv_r2plus1d_18", "r2plus1d_18")])
+def test_torchvision_references_on_the_one_3d_trunk_equal_torchvision(name, builder):
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models.video, builder)(weights=None, num_classes=7)
+    torch.manual_seed(0)
+    ours = vbench.create_model(name, num_classes=7)
+    theirs = reference.state_dict()
+    assert list(ours.state_dict()) == list(theirs)  # key names and order: their checkpoints load unchanged
+    assert all(torch.equal(v, theirs[k]) for k, v in ours.state_dict().items())  # even the initialisation
+    _randomise(reference)
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(ours.eval()(x), reference(x))

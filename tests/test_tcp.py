@@ -159,7 +159,7 @@ def test_head_flops_match_the_analytic_formula():
 def test_layer4_runs_at_stride_1_and_any_trunk_model_takes_the_head():
     tcp = vbench.create_model("tcp_tsn_r18", num_frames=2)
     assert tcp.layer4[0].conv1.stride == (1, 1) and isinstance(tcp.head, TCPHead)
-    assert tcp.forward_features(torch.randn(1, 3, 2, 64, 64)).shape == (2, 512, 4, 4)
+    assert tcp.forward_features(torch.randn(1, 3, 2, 64, 64)).shape == (1, 512, 2, 4, 4)
     tsm = vbench.create_model("tsm_r18", head="tcp", num_frames=4, head_options={"dim": 16})
     assert isinstance(tsm.head, TCPHead) and tsm.head.fc.in_features == 16 * 17 // 2
     assert tsm.layer4[0].conv1.stride == (2, 2)  # the model's own trunk

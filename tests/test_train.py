@@ -13,6 +13,7 @@ from torch import nn
 import vbench
 from vbench.models import registry
 from vbench.models.attention import AttentionModule, attention_modules
+from vbench.models.resnet import refold_frames
 from vbench.training.dreal import Dreal, discrete_reward, running_statistics_frozen
 from vbench.training.engine import EpochSampler, TrainSettings, train
 
@@ -183,7 +184,7 @@ class AttentiveTsn(nn.Module):
         self.squeeze = nn.Conv1d(1, 1, 3, padding=1, bias=False)
 
     def forward(self, x):
-        features = self.net.forward_features(x)
+        features = refold_frames(self.net.forward_features(x))  # (N*T, C, h, w), as the head takes them
         weights = torch.sigmoid(self.squeeze(features.mean((2, 3)).unsqueeze(1))).squeeze(1)
         gated = _GateModule.instance(self)(features, weights[:, :, None, None])
         return self.net.head(gated)

@@ -4,7 +4,7 @@ import torchvision
 from torch import nn
 
 import vbench
-from vbench.models.resnet import BlockPlugins, BlockSpec, ResNetTrunk
+from vbench.models.resnet import BlockPlugins, BlockSpec, ResNetTrunk, refold_frames
 
 
 @pytest.mark.parametrize("depth", [18, 50])
@@ -18,7 +18,7 @@ def test_trunk_matches_torchvision_resnet_layout_and_output(depth, tmp_path):
     frames = x.transpose(1, 2).reshape(2, 3, 64, 64)
     expected = nn.Sequential(*list(reference.children())[:-2])(frames)
     with torch.no_grad():
-        assert torch.allclose(model.forward_features(x), expected, atol=1e-5)
+        assert torch.allclose(refold_frames(model.forward_features(x)), expected, atol=1e-5)
     for key, value in reference.state_dict().items():
         if not key.startswith("fc."):
             assert torch.equal(model.state_dict()[key], value), key
@@ -68,7 +68,7 @@ def test_spatial_slot_replacement_keeps_torchvision_key_names():
 def test_stage_strides_and_stem_pool_options():
     trunk = ResNetTrunk(18, stage_strides=(2, 2, 2, 1), stem_pool=False)
     # 64 -> stem conv 32 -> no max-pool -> strides 2, 2, 2, 1 -> 4
-    assert trunk.forward_features(torch.randn(1, 3, 64, 64)).shape == (1, 512, 4, 4)
+    assert trunk.forward_trunk(torch.randn(1, 3, 64, 64)).shape == (1, 512, 4, 4)
 
 
 def test_image_resnet_equals_torchvision_resnet():

@@ -13,6 +13,11 @@ shadows an installed module): a plugin file may import its sibling modules.
 
 Child processes that rebuild a model (the CPU memory probe) read the loaded plugins from
 ``VBENCH_PLUGINS`` (see ``child_environment``) and load them again.
+
+A plugin's models must keep vbench's model contract (``vbench.models.contract``:
+``forward_features``, ``forward_head``, ``reset_classifier``, and ``classifier=`` in
+``register_model``); every model a plugin registers is checked when it is built, and one
+that breaks the contract fails with one line saying what is missing.
 """
 
 from __future__ import annotations
@@ -122,16 +127,25 @@ def load_entry_points() -> list[ModuleType]:
             _raise_failure(where, error, None)
         module = loaded if isinstance(loaded, ModuleType) else sys.modules.get(getattr(loaded, "__module__", ""))
         if module is not None:
+            _require_contract(module)
             _loaded[_file_of(module) or module.__name__] = module  # a child process loads it as an entry point
             modules.append(module)
     return modules
 
 
 def _remember(key: str, module: ModuleType, spec: str) -> ModuleType:
+    _require_contract(module)
     _loaded[key] = module
     if spec not in _specs:
         _specs.append(spec)
     return module
+
+
+def _require_contract(module: ModuleType) -> None:
+    """Have the registry check the contract of the models this plugin module registered."""
+    from vbench.models.registry import registered_by, require_contract
+
+    require_contract(registered_by(module.__name__))
 
 
 def _file_of(module: ModuleType) -> str | None:

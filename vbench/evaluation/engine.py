@@ -95,10 +95,13 @@ def _load_weights(model: torch.nn.Module, settings: EvalSettings, num_classes: i
     from vbench.models.checkpoint import (apply_checkpoint_filter, file_sha256, load_state_dict, plan_load,
                                           read_checkpoint)
 
+    from vbench.models.contract import classifier_of, is_classifier_key
+
     state = apply_checkpoint_filter(read_checkpoint(settings.checkpoint, trusted=settings.trusted), model)
     plan = plan_load(model, state)
+    classifier = classifier_of(model, required=False)
     for key, theirs, ours in plan.mismatched:
-        if len(ours) >= 1 and ours[0] == num_classes and len(theirs) == len(ours) and theirs[1:] == ours[1:]:
+        if classifier and is_classifier_key(key, classifier):
             raise CheckpointError(f"the checkpoint's classifier ({key}) has {theirs[0]} classes but {dataset} has "
                                   f"{num_classes}: evaluate it on the dataset it was trained on")
     load_state_dict(model, state, strict=not settings.non_strict)

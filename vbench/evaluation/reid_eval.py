@@ -37,14 +37,17 @@ def _load_features_only(model: torch.nn.Module, settings) -> tuple[str | None, l
     from vbench.models.checkpoint import apply_checkpoint_filter, file_sha256, load_state_dict, plan_load, \
         read_checkpoint
 
+    from vbench.models.contract import classifier_of, is_classifier_key
+
     state = apply_checkpoint_filter(read_checkpoint(settings.checkpoint, trusted=settings.trusted), model)
+    classifier = classifier_of(model)
     notes = []
     for key, theirs, ours in plan_load(model, state).mismatched:
-        if "classifier" in key or key.startswith("head.fc"):
+        if is_classifier_key(key, classifier):
             state.pop(key)
             notes.append(f"checkpoint classifier {key} {theirs} not loaded (features do not use it)")
     report = load_state_dict(model, state, strict=False)
-    missing = [k for k in report.missing if not ("classifier" in k or k.startswith("head.fc"))]
+    missing = [k for k in report.missing if not is_classifier_key(k, classifier)]
     if not settings.non_strict and (missing or report.unexpected or report.mismatched):
         from vbench.errors import CheckpointError
 

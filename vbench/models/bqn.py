@@ -65,6 +65,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import CheckpointError, VbenchError
+from vbench.models.contract import replace_linear
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, LAYERS, BlockPlugins, ResNetTrunk
 from vbench.models.temporal.bqn import MotionBandPass
@@ -153,7 +154,7 @@ class BusyQuietNet(nn.Module):
     def _stem(trunk: ResNetTrunk, x: torch.Tensor) -> torch.Tensor:
         return trunk.maxpool(trunk.relu(trunk.bn1(trunk.conv1(x))))
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pathways(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Video -> last-stage features of the quiet and the busy pathway, each (N*S, C', h, w)."""
         quiet, busy = self.split_input(x)
         quiet, busy = self._stem(self.quiet, quiet), self._stem(self.busy, busy)
@@ -168,12 +169,31 @@ class BusyQuietNet(nn.Module):
                     busy = lateral(quiet, busy.shape[-2:]) + busy
         return quiet, busy
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        quiet, busy = self.forward_features(x)
-        pooled = torch.cat((F.adaptive_avg_pool2d(quiet, 1), F.adaptive_avg_pool2d(busy, 1))).flatten(1)
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Video -> (N, 2 C', S, 1, 1): each pathway pooled over space, quiet channels then busy.
+
+        The two pathways end on different grids (the quiet one at 160/256 of the busy
+        one's), so each is pooled over space before they meet, as two-pathway networks'
+        heads do (SlowFast pools each pathway and concatenates the channels).
+        """
+        quiet, busy = self.pathways(x)
+        pooled = torch.cat((F.adaptive_avg_pool2d(quiet, 1), F.adaptive_avg_pool2d(busy, 1)), dim=1)
+        return pooled.view(-1, self.segments, pooled.shape[1]).transpose(1, 2).unsqueeze(-1).unsqueeze(-1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """One shared fc on each pathway's features, their mean, then the mean over segments."""
+        channels = features.shape[1] // 2
+        per_segment = features.flatten(2).transpose(1, 2).flatten(0, 1)  # (N*S, 2 C')
+        pooled = torch.cat((per_segment[:, :channels], per_segment[:, channels:]))
         scores = self.fc(self.dropout(pooled))
-        scores = (scores[: len(quiet)] + scores[len(quiet):]) / 2
+        scores = (scores[: len(per_segment)] + scores[len(per_segment):]) / 2
         return scores.view(-1, self.segments, scores.shape[-1]).mean(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "fc", num_classes)
 
 
 _TRUNK_KEY = re.compile(r"^(conv1|bn1|layer\d\.\d+)\.")
@@ -220,7 +240,7 @@ def bqn_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
 
 
 @register_model(
-    method="BQN", paper=BQN_PAPER, year=2022, arxiv="2103.15584", code="guoxih/busy-quiet-net (src/bqn_resnet_reverse.py)",
+    classifier="fc", method="BQN", paper=BQN_PAPER, year=2022, arxiv="2103.15584", code="guoxih/busy-quiet-net (src/bqn_resnet_reverse.py)",
     family="two-pathway", depths=DEPTHS, checkpoint_filter=bqn_filter, frames=48, size=(256, 256),
     notes="T = 3 frames x segments (48 = 16 segments); quiet pathway at 160/256 resolution",
 )

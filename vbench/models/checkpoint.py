@@ -20,6 +20,7 @@ from vbench.errors import CheckpointError
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "module", "net", "params")
 _PREFIXES = ("module.", "_orig_mod.")
+TORCHVISION_RESNET_CLASSIFIER = "fc"  # the ImageNet files' classifier: torchvision's ResNet names it so
 
 
 @dataclass
@@ -134,15 +135,23 @@ def load_imagenet_trunk(model: nn.Module, path: str | Path) -> LoadReport:
     """Initialise a trunk model from a torchvision ImageNet ResNet state dict at ``path``.
 
     Every trunk tensor of the file must land (else it is not a ResNet of the model's
-    depth); the ImageNet classifier is dropped, and the method's own modules and the
-    video head keep their initialisation (listed as ``missing`` in the report). A model
-    without such a trunk says so in its ``imagenet_trunk_unsupported`` attribute.
+    depth); the ImageNet classifier is dropped (the file's ``fc``, and whatever the model's
+    filter maps onto the model's own classifier, ``ModelInfo.classifier``), and the
+    method's own modules and the video head keep their initialisation (listed as
+    ``missing`` in the report). A model without such a trunk says so in its
+    ``imagenet_trunk_unsupported`` attribute.
     """
+    from vbench.models.contract import classifier_of, is_classifier_key
+
     reason = getattr(model, "imagenet_trunk_unsupported", None)
     if reason:
         raise CheckpointError(reason)
-    state_dict = {k: v for k, v in read_checkpoint(path).items() if not k.startswith("fc.")}
+    classifier = classifier_of(model, required=False)
+    state_dict = {k: v for k, v in read_checkpoint(path).items()
+                  if not is_classifier_key(k, TORCHVISION_RESNET_CLASSIFIER)}
     state_dict = apply_checkpoint_filter(state_dict, model)
+    if classifier:
+        state_dict = {k: v for k, v in state_dict.items() if not is_classifier_key(k, classifier)}
     report = load_state_dict(model, state_dict, strict=False)
     if report.unexpected or report.mismatched:
         raise CheckpointError(f"{path} does not fit the trunk of this model: {report.summary()}")

@@ -63,6 +63,7 @@ import torch
 from torch import nn
 
 from vbench.errors import VbenchError
+from vbench.models.contract import replace_linear
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ResNetTrunk
 from vbench.models.temporal.ean import (
@@ -133,8 +134,15 @@ class EAN(ResNetTrunk):
         out = self.eab4(self.layer3(out))
         return to_3d(self.layer4(out), self.segments)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, C', S, h, w) -> logits: the sparse transformer, then dropout and ``head.fc``."""
+        return self.head(self.sparse_transformer(features))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.sparse_transformer(self.forward_features(x)))
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "head.fc", num_classes)
 
 
 # Official name -> vbench name, for the parts that were renamed (after ``base_model.``).
@@ -195,7 +203,7 @@ def ean_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
 
 
 @register_model(
-    method="EAN", paper=EAN_PAPER, year=2022, arxiv="2107.10771", code="tianyuan168326/EAN-Pytorch",
+    classifier="head.fc", method="EAN", paper=EAN_PAPER, year=2022, arxiv="2107.10771", code="tianyuan168326/EAN-Pytorch",
     family="attention", depths=DEPTHS, checkpoint_filter=ean_filter, frames=40,
     notes="T = 5 frames x segments (40 = 8 segments); H, W multiples of 32; RGB + LMC",
 )

@@ -87,7 +87,7 @@ def tsn_eca_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dic
 
 @register_model(
     method="ECA-Net", paper=ECA_PAPER, year=2020, arxiv="1910.03151", code=ECA_CODE,
-    family="attention", task="image classification", input="image", frames=1, num_classes=1000,
+    family="attention", task="image classification", input="image", frames=1, num_classes=1000, classifier="fc",
     depths=DEPTHS, checkpoint_filter=eca_filter,
     notes="ImageNet classifier; released per-stage kernels (k3557)",
 )
@@ -99,7 +99,7 @@ def eca_r50(num_classes: int = 1000, depth: int = 50, kernel_sizes: str | tuple[
 
 @register_model(
     method="ECA-Net", paper=ECA_PAPER, year=2020, arxiv="1910.03151", code=ECA_CODE,
-    family="attention", depths=DEPTHS, checkpoint_filter=tsn_eca_filter,
+    family="attention", depths=DEPTHS, checkpoint_filter=tsn_eca_filter, classifier="head.fc",
     notes="TSN on an ECA-ResNet trunk (no video models in the paper)",
 )
 def tsn_eca_r50(num_classes: int = 400, num_frames: int = 8, depth: int = 50, dropout: float = 0.5,

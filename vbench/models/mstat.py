@@ -58,6 +58,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vbench.models.contract import replace_linear
 from vbench.models.registry import register_model
 from vbench.models.resnet import fold_frames
 from vbench.models.temporal.mstat import ProxyEmbedding, STABlock, TemporalPatchShuffle
@@ -139,11 +140,18 @@ class MSTAT(nn.Module):
             start = end
         return torch.cat(stage_features, dim=1)
 
-    def forward(self, x: torch.Tensor):
-        feature = self.forward_features(x)
+    def forward_head(self, feature: torch.Tensor):
+        """The re-id case of the contract: (logits, feature) in training, the embedding in eval."""
         if self.training:
             return self.classifier(self.bottleneck(feature)), feature
         return self.bottleneck(feature) if self.eval_feature == "bn" else feature
+
+    def forward(self, x: torch.Tensor):
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new identity classifier (no bias, as the BN-neck's)."""
+        replace_linear(self, "classifier", num_classes)
 
 
 def mstat_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -156,7 +164,7 @@ def mstat_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Modul
 
 
 @register_model(
-    method="MSTAT", paper=MSTAT_PAPER, year=2023, arxiv="2301.00531", code="", family="transformer",
+    classifier="classifier", method="MSTAT", paper=MSTAT_PAPER, year=2023, arxiv="2301.00531", code="", family="transformer",
     task="person re-identification", frames=8, size=(256, 128), num_classes=MARS_TRAIN_IDENTITIES,
     checkpoint_filter=mstat_checkpoint_filter, reconstruction=True,
     notes="reconstruction: no public code and no readable paper body; ViT-B/16, 3 stages of "

@@ -66,6 +66,14 @@ blocks.
 
 Not transcribed from the paper: its tables give model size (MB) and speed, which vbench
 does not convert to parameters without the paper saying how the size was stored.
+
+Why P3D is not built on the zoo's 3D trunk (``vbench.models.resnet3d``, which carries
+R3D, MC3 and R(2+1)D): its Caffe graph differs from that trunk in more than the conv of
+a block. Its blocks are bottlenecks whose S/T pair is wired three ways (A, B, C: a
+parallel branch and an inner shortcut, not a conv maker's single path) and whose spatial
+stride sits on the first 1x1x1 conv; a max-pool follows the stem and temporal max-pools
+sit between the stages; res5 is a 2D stage on folded frames. Injecting all of that
+would give the trunk four more hooks that only P3D uses.
 """
 
 from __future__ import annotations
@@ -78,7 +86,9 @@ from torch.nn import functional as F
 from torchvision.models.resnet import BasicBlock as BasicBlock2D
 
 from vbench.errors import VbenchError
-from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE, check_video_input
+from vbench.models.contract import replace_linear
+from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE
+from vbench.models.resnet3d import check_video_input
 from vbench.models.registry import register_model
 
 PAPER = "Learning Spatio-Temporal Representation with Pseudo-3D Residual Networks"
@@ -278,7 +288,7 @@ class P3DResNet(nn.Module):
                     nn.init.zeros_(m.bn2.weight)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, H, W) -> res5 features (N, T', 2048, h, w), T' = T/16 rounded."""
+        """(N, C, T, H, W) -> res5 features (N, 2048, T', h, w), T' = T/16 rounded."""
         why = (": reference='port' halves time four times with floor rounding"
                if self.reference == "port" else "")
         check_video_input(x, self.min_frames, self.min_size, why)
@@ -288,13 +298,20 @@ class P3DResNet(nn.Module):
         x = self.temporal_pool(self.layer3(x))
         n, c, t, h, w = x.shape
         x = self.layer4(x.transpose(1, 2).reshape(n * t, c, h, w))
-        return x.view(n, t, *x.shape[1:])
+        return x.view(n, t, *x.shape[1:]).transpose(1, 2)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Pool each remaining frame over space, average the frames, dropout, ``fc``."""
+        folded = features.transpose(1, 2)  # back to (N, T', C, h, w), the memory layer4 wrote
+        n, t = folded.shape[:2]
+        pooled = F.adaptive_avg_pool2d(folded.flatten(0, 1), 1).view(n, t, -1).mean(dim=1)
+        return self.fc(self.dropout(pooled))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.forward_features(x)
-        n, t = features.shape[:2]
-        pooled = F.adaptive_avg_pool2d(features.flatten(0, 1), 1).view(n, t, -1).mean(dim=1)
-        return self.fc(self.dropout(pooled))
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "fc", num_classes)
 
 
 # The port's names inside a block -> vbench's (3D blocks of layer1-3, 2D blocks of layer4).
@@ -335,7 +352,7 @@ def _build(depth: int, num_classes: int, reference: str, kinds: str, dropout: fl
                      zero_init_residual=zero_init_residual)
 
 
-_REGISTRATION = dict(method="P3D", paper=PAPER, year=2017, arxiv="1711.10305", code=CODE, family="3D",
+_REGISTRATION = dict(method="P3D", paper=PAPER, classifier="fc", year=2017, arxiv="1711.10305", code=CODE, family="3D",
                      frames=16, size=(160, 160), checkpoint_filter=p3d_port_filter)
 
 

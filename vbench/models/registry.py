@@ -24,8 +24,13 @@ from torch import nn
 from vbench.errors import ModelNameTaken, UnknownModelError, VbenchError
 
 # Modules of vbench.models that hold shared parts, not model builders.
-_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention"}
+_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention", "contract", "resnet3d"}
 _DEPTH_SUFFIX = re.compile(r"^(?P<stem>.+_r)(?P<depth>\d+)$")
+
+# Input normalisation (RGB in [0, 1]): ImageNet's, and the Kinetics statistics that
+# torchvision's and VMZ's video models were trained with.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,12 @@ class ModelInfo:
     models built without public code or a readable paper body: not a verified port.
     ``source`` is "zoo" for vbench's own models and "user" for a model registered from
     outside the vbench package (a plugin file, a user's module): set by ``register_model``.
+
+    The model contract (``vbench.models.contract``): ``classifier`` is the dotted path of
+    the final ``nn.Linear`` (``reset_classifier`` replaces it; loaders drop or keep it by
+    this name), ``mean``/``std`` the input normalisation the model's weights expect, and
+    ``test_views`` the name of its default test protocol, a view preset of
+    ``vbench.data.views``.
     """
 
     name: str
@@ -57,6 +68,10 @@ class ModelInfo:
     reconstruction: bool = False
     notes: str = ""
     source: str = "zoo"
+    classifier: str = ""
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    test_views: str = "1x1"
 
     @property
     def default_input(self) -> str:
@@ -95,6 +110,7 @@ class ModelSpec:
 _REGISTRY: dict[str, _Entry] = {}
 _ALIASES: dict[str, _Entry] = {}
 _LOADED = False
+_CONTRACT_CHECKED: set[str] = set()  # plugin models: their contract is checked when built
 
 
 def register_model(
@@ -165,6 +181,17 @@ def _check_free(name: str, builder: Callable[..., nn.Module]) -> None:
     if defined_in(held.builder) != defined_in(builder):
         raise ModelNameTaken(f"model name '{name}' is registered twice, in {defined_in(held.builder)} and in "
                              f"{defined_in(builder)}: rename one")
+
+
+def require_contract(names) -> None:
+    """Check the contract of these models whenever they are built (plugins' models)."""
+    _CONTRACT_CHECKED.update(names)
+
+
+def registered_by(module: str) -> list[str]:
+    """The names (aliases included) whose builder lives in ``module``."""
+    entries = list(_REGISTRY.items()) + list(_ALIASES.items())
+    return [name for name, entry in entries if entry.builder.__module__ == module]
 
 
 def _load_model_files() -> None:
@@ -276,6 +303,10 @@ def create_model(
             raise
         raise VbenchError(f"model '{name}' does not take {bad[1]}") from None
     model.vbench_spec = ModelSpec(name, info, classes, frames, dict(kwargs), entry.checkpoint_filter)
+    if name in _CONTRACT_CHECKED:
+        from vbench.models.contract import check_structure
+
+        check_structure(model, info)
     if pretrained:
         from vbench.models.checkpoint import load_imagenet_trunk
 

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from vbench.errors import InputShapeError
+from vbench.models.contract import replace_linear
 
 LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 DEPTHS = (18, 34, 50, 101)
@@ -247,8 +248,8 @@ class ResNetTrunk(nn.Module):
             if m is not self and callable(getattr(m, "init_weights", None)):
                 m.init_weights()
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> last-stage feature map (B, C', H/32, W/32)."""
+    def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) images or folded frames -> last-stage feature map (B, C', H/32, W/32)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
@@ -266,11 +267,24 @@ def fold_frames(x: torch.Tensor, num_frames: int) -> torch.Tensor:
     return x.transpose(1, 2).reshape(n * t, c, h, w)
 
 
+def unfold_frames(x: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Folded features (N*T, C, h, w) -> (N, C, T, h, w): a view, no copy."""
+    nt, c, h, w = x.shape
+    return x.view(nt // num_frames, num_frames, c, h, w).transpose(1, 2)
+
+
+def refold_frames(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, T, h, w) -> (N*T, C, h, w); a view of ``unfold_frames``' input when given its output."""
+    n, c, t, h, w = x.shape
+    return x.transpose(1, 2).reshape(n * t, c, h, w)
+
+
 class VideoResNet(ResNetTrunk):
     """A frame-folding video network: the trunk on every frame, then a video head.
 
-    Input ``(N, C, T, H, W)``, output ``(N, num_classes)`` logits. The head receives the
-    folded last-stage features ``(N*T, C, h, w)`` and knows T.
+    Input ``(N, C, T, H, W)``, output ``(N, num_classes)`` logits. ``forward_features``
+    gives the contract's ``(N, C', T, h, w)``; the head (``vbench.models.heads``)
+    receives the folded features ``(N*T, C', h, w)`` and knows T. Classifier ``head.fc``.
     """
 
     def __init__(self, depth: int = 50, *, num_frames: int, head: Callable[[int], nn.Module], **trunk):
@@ -278,11 +292,17 @@ class VideoResNet(ResNetTrunk):
         self.head = head(self.num_features)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Video (N, C, T, H, W) -> folded last-stage features (N*T, C', h, w)."""
-        return super().forward_features(fold_frames(x, self.num_frames))
+        """Video (N, C, T, H, W) -> last-stage features (N, C', T, h, w)."""
+        return unfold_frames(self.forward_trunk(fold_frames(x, self.num_frames)), self.num_frames)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(refold_frames(features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "head.fc", num_classes)
 
 
 def video_resnet(
@@ -314,14 +334,23 @@ class ImageResNet(ResNetTrunk):
 
     Input ``(N, C, H, W)``; for image-classification entries of the zoo (e.g. ECA-Net's
     ImageNet models), whose plugins fill the same block slots as the video models'.
+    The contract's image case: ``forward_features`` gives ``(N, C', h, w)``; classifier ``fc``.
     """
 
     def __init__(self, depth: int = 50, *, num_classes: int = 1000, **trunk):
         super().__init__(depth, num_frames=1, **trunk)
         self.fc = nn.Linear(self.num_features, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
             raise InputShapeError(f"expected an image batch (N, C, H, W), got a tensor of shape {tuple(x.shape)}")
-        features = self.forward_features(x)
+        return self.forward_trunk(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        replace_linear(self, "fc", num_classes)

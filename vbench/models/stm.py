@@ -66,7 +66,7 @@ def stm_plugins(reduction: int = 16) -> BlockPlugins:
 
 
 @register_model(
-    method="STM", paper=STM_PAPER, year=2019, arxiv="1908.02486", code="none released (unofficial readings exist)",
+    classifier="head.fc", method="STM", paper=STM_PAPER, year=2019, arxiv="1908.02486", code="none released (unofficial readings exist)",
     family="motion", depths=DEPTHS,
     notes="no official code; open details as a first-author-attributed file",
 )

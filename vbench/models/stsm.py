@@ -41,7 +41,7 @@ def stsm_plugins(temporal_div: int = 8, spatial_div: int = 16) -> BlockPlugins:
 
 
 @register_model(
-    method="STSM", paper=STSM_PAPER, year=2022, arxiv="2112.02523", code="", family="shift",
+    classifier="head.fc", method="STSM", paper=STSM_PAPER, year=2022, arxiv="2112.02523", code="", family="shift",
     depths=DEPTHS, checkpoint_filter=tsm_codebase_filter, reconstruction=True,
     notes="reconstruction: no code and no readable paper body; shift design documented in the model file",
 )

@@ -140,7 +140,7 @@ def tada_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Module
 
 
 @register_model(
-    method="TAda2D", paper=TADA_PAPER, year=2022, arxiv="2110.06178",
+    classifier="head.fc", method="TAda2D", paper=TADA_PAPER, year=2022, arxiv="2110.06178",
     code="alibaba-mmai-research/TAdaConv", family="adaptive conv", depths=DEPTHS, size=(256, 256),
     checkpoint_filter=tada_checkpoint_filter,
     notes="no stem max-pool, stride 2 in every stage; default input is the 256 test crop of the official configs",

@@ -99,7 +99,7 @@ def tcp_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[st
     return out
 
 
-_COMMON = dict(paper=TCP_PAPER, year=2021, arxiv="2110.14381", code=TCP_CODE, family="pooling head",
+_COMMON = dict(paper=TCP_PAPER, classifier="head.fc", year=2021, arxiv="2110.14381", code=TCP_CODE, family="pooling head",
                depths=DEPTHS, checkpoint_filter=tcp_filter)
 
 

@@ -111,7 +111,7 @@ def tea_checkpoint_filter(state_dict: dict[str, torch.Tensor], model: nn.Module)
 
 
 @register_model(
-    method="TEA", paper=TEA_PAPER, year=2020, arxiv="2004.01398", code="Phoenix1327/tea-action-recognition",
+    classifier="head.fc", method="TEA", paper=TEA_PAPER, year=2020, arxiv="2004.01398", code="Phoenix1327/tea-action-recognition",
     family="motion", depths=DEPTHS, checkpoint_filter=tea_checkpoint_filter,
     notes="Res2Net-50 26w x 4s trunk, as the official code",
 )

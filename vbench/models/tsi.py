@@ -110,7 +110,7 @@ def tsi_plugins(sme_reduction: int = 16, kernel_sizes: tuple[int, ...] = (3, 5, 
 
 
 @register_model(
-    method="TSI", paper=TSI_PAPER, year=2021, arxiv="2106.01088", code="",
+    classifier="head.fc", method="TSI", paper=TSI_PAPER, year=2021, arxiv="2106.01088", code="",
     family="motion", depths=DEPTHS, reconstruction=True,
     notes="Reconstruction from the abstract (arXiv v4): no public code, no readable paper body.",
 )

@@ -40,7 +40,7 @@ def shift_plugins(depth: int, fold_div: int = 8) -> BlockPlugins:
 
 
 @register_model(
-    method="TSM", paper=TSM_PAPER, year=2019, arxiv="1811.08383",
+    classifier="head.fc", method="TSM", paper=TSM_PAPER, year=2019, arxiv="1811.08383",
     code="mit-han-lab/temporal-shift-module", family="shift",
     depths=DEPTHS, checkpoint_filter=tsm_codebase_filter,
 )

@@ -39,7 +39,7 @@ def tsm_codebase_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -
 
 
 @register_model(
-    method="TSN", paper=TSN_PAPER, year=2016, arxiv="1608.00859",
+    method="TSN", paper=TSN_PAPER, classifier="head.fc", year=2016, arxiv="1608.00859",
     code="mit-han-lab/temporal-shift-module (TSN baseline)", family="baseline",
     depths=DEPTHS, checkpoint_filter=tsm_codebase_filter,
 )

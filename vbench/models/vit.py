@@ -194,5 +194,14 @@ class VisionTransformer(nn.Module):
         tokens = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), patches], dim=1) + self.pos_embed
         return self.norm(self.blocks(tokens))
 
+    def forward_head(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The image case of the model contract: the class token through ``head``."""
+        return self.head(tokens[:, 0])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x)[:, 0])
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        from vbench.models.contract import replace_linear
+
+        replace_linear(self, "head", num_classes)
