@@ -141,6 +141,26 @@ def test_cpu_peak_memory_counts_the_model_not_the_import_of_model_files():
     assert 44 < mib < 100
 
 
+def test_a_probe_started_ahead_measures_what_a_fresh_one_does():
+    """The probe started during earlier work is the same fresh process, asked later: same figure."""
+    from vbench.profiling.memory import ProbeSupply, cpu_peak_memory
+    from vbench.profiling.runner import measurement_request
+
+    request = measurement_request("tsn_r18", ProfileSettings(frames=1, size=(8, 8)), 1, torch.device("cpu"))
+    fresh = cpu_peak_memory(request)
+    supply = ProbeSupply()
+    try:
+        supply.prefetch("tsn_r18")
+        supply.settle()
+        supply.settle()  # idle already: returns at once
+        ahead = cpu_peak_memory(request, supply=supply)
+        again = cpu_peak_memory(request, supply=supply)  # nothing started ahead: it starts one now
+    finally:
+        supply.close()
+    assert abs(ahead.mib - fresh.mib) < 1 and abs(again.mib - fresh.mib) < 1
+    assert ahead.method == fresh.method and "fresh process" in fresh.method
+
+
 def test_flop_counts_are_cached_under_the_model_and_input_and_give_the_same_figures(tmp_path, monkeypatch):
     from vbench.profiling import cache
 

@@ -1,8 +1,11 @@
 """Child process of the CPU memory measurement (see ``memory.py``).
 
     python -m vbench.profiling.memory_probe '{"model": "tsm_r50", ...}'
+    python -m vbench.profiling.memory_probe --wait   # imports first, then one request from stdin
 
-Prints one JSON line: ``{"mib": ..., "method": ...}``.
+Prints one JSON line: ``{"mib": ..., "method": ...}``. With ``--wait`` the probe does its
+imports, prints ``ready`` and blocks until the request arrives on stdin: the same fresh
+process measuring the same way, started while the parent does other work.
 """
 
 from __future__ import annotations
@@ -31,18 +34,25 @@ def _reset_high_water_mark() -> bool:
         return False
 
 
+def prepare():
+    """The imports, which are code and not the model's memory: torch, the parent's plugins
+    (so that a user's model can be built here), the model files and torchvision's models."""
+    from vbench.models.registry import list_models
+    from vbench.plugins import load_from_environment
+    from vbench.profiling.execution import build_for_measurement
+
+    load_from_environment()
+    list_models()
+    return build_for_measurement
+
+
 def main(request: dict) -> dict:
     import resource
 
     import torch
 
-    from vbench.models.registry import list_models
-    from vbench.plugins import load_from_environment
-    from vbench.profiling.execution import build_for_measurement
-
-    load_from_environment()  # the parent's plugins, so that a user's model can be built here
+    build_for_measurement = prepare()
     torch.set_num_threads(request.get("threads") or torch.get_num_threads())
-    list_models()  # importing the model files (and torchvision's models) is code, not the model's memory
     before = _status_kib("VmRSS")
     model, inputs, run = build_for_measurement(request, torch.device("cpu"))
     reset = _reset_high_water_mark()
@@ -61,4 +71,9 @@ def main(request: dict) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(json.loads(sys.argv[1]))))
+    if sys.argv[1:] == ["--wait"]:
+        prepare()
+        print("ready", flush=True)
+        print(json.dumps(main(json.loads(sys.stdin.readline()))))
+    else:
+        print(json.dumps(main(json.loads(sys.argv[1]))))

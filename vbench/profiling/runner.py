@@ -31,6 +31,7 @@ from vbench.models.registry import create_model, list_models, model_info, resolv
 from vbench.runtime.device import resolve_device, resolve_precision
 from vbench.profiling.execution import build_for_measurement
 from vbench.profiling.flops import count_flops
+from vbench.profiling.memory import ProbeSupply
 from vbench.profiling.params import count_params
 from vbench.profiling.records import (RECORD_KEY, STABILITY_RULE, base_record, instability, judge_stability,
                                      optimized_fields, record_key, unstable_records)
@@ -248,11 +249,16 @@ def _fill_speedup(record: dict) -> None:
 
 
 def _measure_batch(record: dict, measured: tuple, request: dict, settings: ProfileSettings,
-                   device: torch.device, phases: Phases) -> None:
+                   device: torch.device, phases: Phases, supply=None) -> None:
+    """Latency, memory and the optimised latency of one batch size. ``supply`` holds the
+    memory probe started ahead; it must sit idle while a latency is timed."""
     model, inputs, run = measured
     from vbench.profiling.memory import cpu_peak_memory, cuda_peak_memory
 
     if "latency" in settings.metrics:
+        if supply is not None:
+            with phases("memory"):  # the probe's start not hidden by earlier work
+                supply.settle()
         with phases("latency"):
             _time_latency(record, run, request, settings, device)
         if settings.peak:
@@ -264,11 +270,15 @@ def _measure_batch(record: dict, measured: tuple, request: dict, settings: Profi
     if "memory" in settings.metrics:
         with phases("memory"):
             memory = cuda_peak_memory(run, device) if device.type == "cuda" else \
-                cpu_peak_memory({**request, "compile": False})
+                cpu_peak_memory({**request, "compile": False}, supply=supply)
+            if supply is not None:
+                supply.prefetch(request["model"])  # the next measurement's probe starts now
         if device.type != "cuda" and request["compile"]:
             record["notes"].append("CPU memory measured on the eager model (no torch.compile)")
         record.update(peak_memory_mb=_round(memory.mib, 1), memory_method=memory.method)
     if settings.optimize:
+        if supply is not None:
+            supply.settle()
         with phases("optimize"):
             _time_optimized(record, model, inputs, request, settings, device)
 
@@ -321,7 +331,23 @@ def profile(
     store = RecordStore(out_dir, store_name, RECORD_KEY, profile_markdown) if out_dir is not None else None
     tell = on_note or (lambda text: None)
     records = []
+    supply = ProbeSupply() if device.type == "cpu" and "memory" in settings.metrics else None
+    try:
+        _profile_models(names, settings, device, notes, store, resume, records, supply, tell, on_start, on_record)
+    finally:
+        if supply is not None:
+            supply.close()
+    _remeasure_unstable(records, settings, device, store, tell)
+    return records
+
+
+def _profile_models(names: list[str], settings: ProfileSettings, device: torch.device, notes: list[str],
+                    store: RecordStore | None, resume: bool, records: list[dict], supply, tell, on_start,
+                    on_record) -> None:
+    """The loop over models and batch sizes; each finished record is stored at once."""
     for name in names:
+        if supply is not None:
+            supply.prefetch(name)  # its start overlaps the model's build and FLOP count
         requests = [measurement_request(name, settings, b, device) for b in settings.batch_sizes]
         model = costs = None
         model_phases = Phases()
@@ -358,7 +384,7 @@ def profile(
                 _fill_costs(record, costs)
                 if {"latency", "memory"} & set(settings.metrics):
                     measured = build_for_measurement(request, device, model)
-                    _measure_batch(record, measured, request, settings, device, phases)
+                    _measure_batch(record, measured, request, settings, device, phases, supply)
             except Exception as error:  # recorded, and the run goes on
                 _failure(record, error)
                 if device.type == "cuda":
@@ -372,8 +398,6 @@ def profile(
             if on_record:
                 on_record(record)
         del model
-    _remeasure_unstable(records, settings, device, store, tell)
-    return records
 
 
 def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: torch.device,

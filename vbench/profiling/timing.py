@@ -18,6 +18,11 @@ import torch
 import torch.utils.benchmark as benchmark
 
 
+# a latency is stable when its IQR is at most this fraction of its median (the records' rule);
+# timing stops as soon as it holds, so a run spends its budget only on a noisy model
+STABLE_IQR = 0.1
+
+
 @dataclass
 class Latency:
     median_ms: float
@@ -28,7 +33,7 @@ class Latency:
 
     @property
     def stable(self) -> bool:
-        return self.iqr_ms <= 0.1 * self.median_ms
+        return self.iqr_ms <= STABLE_IQR * self.median_ms
 
 
 def _quartiles(times: list[float]) -> tuple[float, float, float]:
@@ -39,7 +44,7 @@ def _quartiles(times: list[float]) -> tuple[float, float, float]:
 
 
 def measure_latency(fn: Callable[[], object], device: torch.device, *, warmup: int = 3,
-                    budget_s: float = 10.0, threshold: float = 0.05, min_runs: int = 5) -> Latency:
+                    budget_s: float = 10.0, threshold: float = STABLE_IQR, min_runs: int = 5) -> Latency:
     """Time ``fn()`` (one forward pass) on ``device``.
 
     Warm-up stops after ``warmup`` runs or a fifth of the budget, whichever comes first
