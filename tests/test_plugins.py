@@ -388,3 +388,47 @@ def test_a_plugin_model_that_breaks_the_model_contract_stops_with_one_line(tmp_p
     plugins.load_plugin(EXAMPLE)
     model = vbench.create_model("mytm_r18", num_classes=3, num_frames=2).eval()
     check_contract(model, vbench.model_info("mytm_r18"), torch.randn(1, 3, 2, 32, 32))
+
+
+def _vbench_sources() -> dict[str, str]:
+    return {str(p.relative_to(ROOT)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted((ROOT / "vbench").rglob("*.py"))}
+
+
+def test_a_new_method_inside_the_residual_block_needs_no_edit_of_vbench(tmp_path, monkeypatch):
+    """A toy method in a tmp package (its temporal module, its model file): registered, built,
+    held to the model contract and profiled, with every file of vbench left as it was."""
+    before = _vbench_sources()
+    package = tmp_path / "toymethod"
+    package.mkdir()
+    (package / "__init__.py").write_text("from toymethod import model  # noqa: F401\n")
+    (package / "temporal.py").write_text(SIBLING)
+    (package / "model.py").write_text(textwrap.dedent('''
+        import vbench
+        from vbench.models.resnet import BlockPlugins, video_resnet
+
+        from toymethod.temporal import TemporalMix
+
+
+        @vbench.register_model(method="Toy", paper="unpublished", year=2026, family="toy", depths=(18, 50),
+                               frames=4, size=(32, 32), num_classes=6, classifier="head.fc")
+        def toy_r18(num_classes=6, num_frames=4, depth=18, dropout=0.0, **options):
+            mix = BlockPlugins(post=lambda spec: TemporalMix(spec.out_channels, spec.num_frames))
+            return video_resnet(depth=depth, num_classes=num_classes, num_frames=num_frames, dropout=dropout,
+                                plugins=mix, **options)
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    vbench.load_plugins(["toymethod"], entry_points=False)
+    model = vbench.create_model("toy_r18").eval()
+    plain = vbench.create_model("tsn_r18", num_classes=6, num_frames=4)
+    mixes = sum(1 for m in model.modules() if type(m).__name__ == "TemporalMix")
+    assert mixes == 8  # one after every block of the depth-18 trunk
+    assert sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters()) == \
+        sum(4 * (m.conv.in_channels) for m in model.modules() if type(m).__name__ == "TemporalMix")
+    features = check_contract(model, vbench.model_info("toy_r18"), torch.randn(2, 3, 4, 32, 32))
+    assert features.shape == (2, 512, 4, 1, 1)
+    from vbench.profiling.runner import ProfileSettings
+
+    [record] = vbench.profile(["toy_r18"], ProfileSettings(metrics=("params", "flops")), out_dir=None)
+    assert record["status"] == "ok" and record["model_source"] == "user" and record["gflops"] > 0
+    assert _vbench_sources() == before

@@ -48,12 +48,9 @@ output element). The laterals' 3-tap filter over segments runs as multiply-adds
 counted as elementwise ops, 3 per element (0.06 GMACs at 16 x 3 x 256 x 256, where
 vbench counts 121.13 GMACs with BN and 48.14M parameters at 400 classes).
 
-Speed and equivalence (benchmarks/ean_bqn_official.py bqn, 8 segments x 3 frames at
-256x256; the official model's weights randomised and converted by ``bqn_filter``):
-logits equal to 4e-6 in float32 and 7e-15 in float64; CPU median 8.5 s for vbench
-against 9.2 s for the official model (2 threads, shared machine, 9 alternating runs).
-The official code runs once its missing, unused import (``ops/depthwise_conv``) is
-stubbed.
+Equivalence and speed against the official model (its weights randomised and converted
+by ``bqn_filter``): ``benchmarks/ean_bqn_official.py bqn``; the figures, dated, are in
+docs/findings.md.
 """
 
 from __future__ import annotations

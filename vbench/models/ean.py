@@ -47,12 +47,10 @@ elementwise ops rather than a conv (0.033 GMACs at 8F), and the 3x3x3 max-pool c
 9 + 3 taps instead of 27 (0.04 G). At 8 x 5 x 224 x 224: 37.35 GMACs with BN, 36.99M
 parameters at 174 classes.
 
-Speed and equivalence (benchmarks/ean_bqn_official.py, 8 segments, the official
-weights randomised and converted): logits equal to 2e-4 in float32 (logits up to 21:
-rounding, amplified by the random weights) and 4e-13 in float64; CPU median 8.1 s for
-vbench against 8.6 s for the official model (2 threads, shared machine, 7 alternating
-runs; 9.2 s against 12.7 s in a busier hour). The event adaptive blocks run on folded frames (2D kernels for their 1x1x1 and
-1x3x3 convs) instead of transposing every input to 3D and back.
+The event adaptive blocks run on folded frames (2D kernels for their 1x1x1 and 1x3x3
+convs) instead of transposing every input to 3D and back. Equivalence and speed against
+the official model: ``benchmarks/ean_bqn_official.py``; the figures, dated, are in
+docs/findings.md.
 """
 
 from __future__ import annotations
@@ -64,6 +62,7 @@ from torch import nn
 
 from vbench.errors import VbenchError
 from vbench.models.contract import replace_linear
+from vbench.models.heads import ClipHead
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ResNetTrunk
 from vbench.models.temporal.ean import (
@@ -79,20 +78,6 @@ from vbench.models.temporal.ean import (
 from vbench.models.temporal.segments import split_segments
 
 EAN_PAPER = "EAN: Event Adaptive Network for Enhanced Action Recognition"
-
-
-class ClipHead(nn.Module):
-    """Dropout and a linear classifier on one clip feature (the official ``new_fc``)."""
-
-    def __init__(self, in_features: int, num_classes: int, dropout: float):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(in_features, num_classes)
-        nn.init.normal_(self.fc.weight, 0.0, 0.001)
-        nn.init.zeros_(self.fc.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(x))
 
 
 class EAN(ResNetTrunk):

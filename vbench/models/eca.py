@@ -34,10 +34,10 @@ import torch
 from torch import nn
 
 from vbench.errors import VbenchError
+from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ImageResNet, video_resnet
 from vbench.models.temporal.eca import EfficientChannelAttention, eca_kernel_size
-from vbench.models.tsn import tsm_codebase_filter
 
 ECA_PAPER = "ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks"
 ECA_CODE = "BangguWu/ECANet"

@@ -67,3 +67,36 @@ class ConsensusHead(nn.Module):
 @register_head("consensus")
 def consensus_head(in_features: int, num_classes: int, num_frames: int, dropout: float = 0.5) -> nn.Module:
     return ConsensusHead(in_features, num_classes, num_frames, dropout)
+
+
+class ClipPoolHead(nn.Module):
+    """Average the folded features over T x H x W, then dropout and one fc a clip."""
+
+    def __init__(self, in_features: int, num_classes: int, num_frames: int, dropout: float = 0.5):
+        super().__init__()
+        self.num_frames = num_frames
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.fc = nn.Linear(in_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.adaptive_avg_pool2d(x, 1).view(-1, self.num_frames, x.shape[1]).mean(dim=1)
+        return self.fc(self.dropout(x))
+
+
+@register_head("clip_pool")
+def clip_pool_head(in_features: int, num_classes: int, num_frames: int, dropout: float = 0.5) -> nn.Module:
+    return ClipPoolHead(in_features, num_classes, num_frames, dropout)
+
+
+class ClipHead(nn.Module):
+    """Dropout and a linear classifier on one clip feature (the official ``new_fc``)."""
+
+    def __init__(self, in_features: int, num_classes: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.fc = nn.Linear(in_features, num_classes)
+        nn.init.normal_(self.fc.weight, 0.0, 0.001)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(x))

@@ -86,9 +86,9 @@ from torch.nn import functional as F
 from torchvision.models.resnet import BasicBlock as BasicBlock2D
 
 from vbench.errors import VbenchError
+from vbench.models.common import check_video_input
 from vbench.models.contract import replace_linear
 from vbench.models.r2plus1d import IMAGENET_NOT_APPLICABLE
-from vbench.models.resnet3d import check_video_input
 from vbench.models.registry import register_model
 
 PAPER = "Learning Spatio-Temporal Representation with Pseudo-3D Residual Networks"
@@ -257,20 +257,14 @@ class P3DResNet(nn.Module):
         """Kaiming convs, unit BNs; with ``zero_init_residual`` every block's last BN starts at zero.
 
         The official P3D starts from ImageNet ResNet weights; from scratch vbench chooses by
-        depth (default ``None``), as measured on the synthetic benchmark (8 x 32 x 32, 8 epochs,
-        vbench's recipe, seed 0):
+        depth (default ``None``; the measurements are in docs/findings.md):
 
-        - 63 to 199 layers (bottlenecks): zero. Their blocks add two branches, so the first
-          gradients are huge with unit BNs: at 8x64x64, batch 4, the gradient norm is 6225 for
-          p3d_r63 against 22 with the residual BNs at zero (torchvision's
-          ``zero_init_residual``), and unclipped SGD diverges; with the recipe's clipping,
-          unit BNs reach 24.8% top-1 against 33.1% at zero (neither learns in 8 epochs; TSM-50
-          reaches 57.3% there).
+        - 63 to 199 layers (bottlenecks): zero (torchvision's ``zero_init_residual``). Their
+          blocks add two branches, so the first gradients are huge with unit BNs and
+          unclipped SGD diverges.
         - 18/34 (vbench's basic-block extension): unit, as every other trunk of the zoo and
           R(2+1)D. At zero, the 3D blocks start as the identity, the trunk outside them
-          (temporal max-pools, 2D res5) is blind to frame order, and the net stays there:
-          p3d_r18 scored 39.7% (29.3 on the directions) and 45.1% on the scale set (32.4 on
-          growing/shrinking); with unit BNs 85.3% (84.2) and 98.2% (97.3).
+          (temporal max-pools, 2D res5) is blind to frame order, and the net stays there.
 
         Loaded weights replace all of it; params, GFLOPs and the function are unchanged.
         """

@@ -23,8 +23,6 @@ from torch import nn
 
 from vbench.errors import ModelNameTaken, UnknownModelError, VbenchError
 
-# Modules of vbench.models that hold shared parts, not model builders.
-_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention", "contract", "resnet3d"}
 _DEPTH_SUFFIX = re.compile(r"^(?P<stem>.+_r)(?P<depth>\d+)$")
 
 # Input normalisation (RGB in [0, 1]): ImageNet's, and the Kinetics statistics that
@@ -200,8 +198,10 @@ def _load_model_files() -> None:
     if _LOADED:
         return
     _LOADED = True
-    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):  # the model files beside this one
-        if not module.ispkg and module.name not in _NOT_MODEL_FILES and not module.name.startswith("_"):
+    # every module beside this one: the model files register their builders; the shared
+    # parts (trunks, heads, checkpoint, ...) register nothing and are imported by them anyway
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if not module.ispkg and not module.name.startswith("_"):
             importlib.import_module(f"{__package__}.{module.name}")
 
 

@@ -29,23 +29,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from vbench.errors import InputShapeError
+from vbench.models.common import check_video_input
 from vbench.models.contract import replace_linear
 
 WIDTHS = (64, 128, 256, 512)
 MIDPLANES = ("per_conv", "per_block")
-
-
-def check_video_input(x: torch.Tensor, min_frames: int = 1, min_size: int = 1, why: str = "") -> None:
-    """One clear error for an input a 3D network cannot take."""
-    if x.dim() != 5:
-        raise InputShapeError(f"expected a video batch (N, C, T, H, W), got a tensor of shape {tuple(x.shape)}")
-    _, _, t, h, w = x.shape
-    if t < min_frames:
-        raise InputShapeError(f"this model needs at least {min_frames} frames, the input has {t}{why}")
-    if min(h, w) < min_size:
-        raise InputShapeError(f"this model needs frames of at least {min_size}x{min_size} pixels, "
-                              f"the input has {h}x{w}")
 
 
 def midplanes(in_planes: int, out_planes: int, t: int = 3, d: int = 3) -> int:

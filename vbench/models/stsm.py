@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
 from vbench.models.temporal.stsm import SpatioTemporalShift
-from vbench.models.tsn import tsm_codebase_filter
 
 STSM_PAPER = "STSM: Spatio-Temporal Shift Module for Efficient Action Recognition"
 

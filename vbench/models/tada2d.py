@@ -40,10 +40,8 @@ import re
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from vbench.errors import VbenchError
-from vbench.models.heads import register_head
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
 from vbench.models.temporal.tada import TAdaConv2d, TemporalAggregationNorm
@@ -62,25 +60,6 @@ def tada_plugins(ratio: int = 4, kernels: tuple[int, int] = (3, 3), pool_kernel:
         return TemporalAggregationNorm(spec.spatial_out, spec.num_frames, pool_kernel)
 
     return BlockPlugins(spatial=conv, spatial_norm=norm)
-
-
-class ClipPoolHead(nn.Module):
-    """Average the folded features over T x H x W, then dropout and one fc a clip."""
-
-    def __init__(self, in_features: int, num_classes: int, num_frames: int, dropout: float = 0.5):
-        super().__init__()
-        self.num_frames = num_frames
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(in_features, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.adaptive_avg_pool2d(x, 1).view(-1, self.num_frames, x.shape[1]).mean(dim=1)
-        return self.fc(self.dropout(x))
-
-
-@register_head("clip_pool")
-def clip_pool_head(in_features: int, num_classes: int, num_frames: int, dropout: float = 0.5) -> nn.Module:
-    return ClipPoolHead(in_features, num_classes, num_frames, dropout)
 
 
 _BLOCK = re.compile(r"^backbone\.conv(?P<stage>[2-5])\.res_(?P<block>\d+)\.")

@@ -35,12 +35,12 @@ import re
 import torch
 from torch import nn
 
+from vbench.models.common import tsm_codebase_filter
 from vbench.models.heads import register_head
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, video_resnet
 from vbench.models.temporal.tcp import TCPHead
 from vbench.models.tsm import shift_plugins
-from vbench.models.tsn import tsm_codebase_filter
 
 TCP_PAPER = "Temporal-attentive Covariance Pooling Networks for Video Recognition"
 TCP_CODE = "ZilinGao/Temporal-attentive-Covariance-Pooling-Networks-for-Video-Recognition"

@@ -57,11 +57,10 @@ import re
 import torch
 from torch import nn
 
-from vbench.errors import VbenchError
+from vbench.models.common import require_motion_frames, tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
 from vbench.models.temporal.tea import MotionExcitation, MultipleTemporalAggregation
-from vbench.models.tsn import tsm_codebase_filter
 
 TEA_PAPER = "TEA: Temporal Excitation and Aggregation for Action Recognition"
 _OFFICIAL_BLOCK_KEY = re.compile(r"^(layer\d+\.\d+)\.(me|convs|bns|shifts)\.(.*)$")
@@ -70,12 +69,6 @@ _OFFICIAL_BLOCK_KEY = re.compile(r"^(layer\d+\.\d+)\.(me|convs|bns|shifts)\.(.*)
 def res2net_width(base_width: int = 26, scale: int = 4):
     """Channels of a Res2Net bottleneck's 3x3 stage: ``scale * floor(planes * base_width / 64)``."""
     return lambda planes: scale * math.floor(planes * base_width / 64)
-
-
-def require_motion_frames(num_frames: int, method: str) -> None:
-    if num_frames < 2:
-        raise VbenchError(f"{method} needs at least 2 frames (its motion branch differences adjacent frames), "
-                          f"got {num_frames}")
 
 
 def tea_plugins(reduction: int = 16, scale: int = 4) -> BlockPlugins:

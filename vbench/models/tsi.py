@@ -78,13 +78,9 @@ Speed: CTI's branches are never run one by one. Because the attention does not v
 time or space, sum_k a_k (w_k * x) = (sum_k a_k w_k) * x, so CTI is one depthwise
 temporal conv with a per-sample fused kernel, and its attention input is exact from the
 spatially pooled clip. That conv is applied as a batched matmul with its band matrix:
-oneDNN's depthwise conv along T is pathologically slow on the CPU for some shapes.
-``python -m benchmarks.tsi_cti_variants --threads 1`` (shared 2-core CPU, batch 1,
-8x224x224, medians of interleaved runs) measured the whole tsi_r50 at 973 ms with this
-CTI, 1016 ms with the fused kernel as a depthwise conv2d, 1485 ms with the branches run
-one by one in TDN's conv1d layout and 2188 ms with all branches in one grouped conv1d;
-logits agree to 1.6e-6. Per module, CTI at 64x56x56 takes 2.0 ms against 59 ms
-branch-by-branch.
+oneDNN's depthwise conv along T is pathologically slow on the CPU for some shapes. The
+alternatives were measured (``python -m benchmarks.tsi_cti_variants --threads 1``; the
+figures in docs/findings.md): this one is the fastest, to the same logits.
 """
 
 from __future__ import annotations

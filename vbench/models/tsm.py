@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
 from vbench.models.temporal.shift import TemporalShift
-from vbench.models.tsn import tsm_codebase_filter
 
 TSM_PAPER = "TSM: Temporal Shift Module for Efficient Video Understanding"
 

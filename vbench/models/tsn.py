@@ -10,32 +10,13 @@ same output.
 
 from __future__ import annotations
 
-import re
-
-import torch
 from torch import nn
 
+from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, video_resnet
 
 TSN_PAPER = "Temporal Segment Networks: Towards Good Practices for Deep Action Recognition"
-
-
-def tsm_codebase_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
-    """Map a checkpoint of the TSM code base (TSN or TSM) to vbench's keys.
-
-    Official keys: ``base_model.layer1.0.conv1.net.weight`` (the shift wraps conv1 as
-    ``.net``), ``new_fc.weight``, or ``base_model.fc.weight`` when trained without
-    dropout. vbench's: ``layer1.0.conv1.weight``, ``head.fc.weight``. Keys already in
-    vbench's form pass through unchanged.
-    """
-    out = {}
-    for key, value in state_dict.items():
-        key = key.removeprefix("base_model.")
-        key = key.replace(".net.", ".")
-        key = re.sub(r"^(new_fc|fc)\.", "head.fc.", key)
-        out[key] = value
-    return out
 
 
 @register_model(

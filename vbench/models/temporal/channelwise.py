@@ -8,12 +8,11 @@
 - ``temporal_difference``: ``a[t+1] - b[t]`` for t < T-1 and zeros for the last frame,
   the feature-level motion of TEA's ME and STM's CMM.
 
-Speed (benchmarks/motion_ops.py; CPU, one thread, float32, T = 8, a shared machine): the
-Conv1d formulation needs two full permute-and-copy passes around the convolution; three
-multiply-adds over shifted views of the unpermuted tensor give the same values 4 to 100
-times faster, most on the large early maps ((8, 26, 56, 56): 22 ms vs 0.19 ms; (8, 64, 56, 56): 35 ms vs 0.57 ms;
-(8, 512, 7, 7): 0.97 ms vs 0.10 ms). A depthwise Conv3d or Conv2d over a transposed view
-was also tried: 6.3 and 2.4 ms at (8, 26, 56, 56) against 0.27 ms in the same run. fvcore
+Speed: the Conv1d formulation needs two full permute-and-copy passes around the
+convolution; three multiply-adds over shifted views of the unpermuted tensor give the same
+values several times faster on the CPU, most on the large early maps, and faster than a
+depthwise Conv3d or Conv2d over a transposed view (benchmarks/motion_ops.py; figures in
+docs/findings.md). fvcore
 sees the multiply-adds as elementwise ops (``mul`` and ``addcmul_``, about 3 per element),
 so vbench reports them in ``elementwise_gops`` and not in ``gflops``; they are the same
 arithmetic as the official Conv1d's 3 MACs per element (0.07 GMACs in tea_r50, 0.05 in

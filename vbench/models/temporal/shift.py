@@ -8,8 +8,7 @@ No parameters and no multiply-adds.
 
 Speed: the official code fills a zero tensor and then copies the three channel groups;
 writing into an ``empty_like`` buffer and zeroing only the two boundary frames gives the
-same values with one memory pass less (CPU, 2 threads, (8, 256, 56, 56) float32:
-1.60 ms against 2.20 ms; benchmarks/shift_variants.py).
+same values with one memory pass less (benchmarks/shift_variants.py; docs/findings.md).
 """
 
 from __future__ import annotations

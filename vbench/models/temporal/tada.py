@@ -19,12 +19,10 @@ Per-frame kernels, fast: since ``alpha`` scales input channels, the conv of fram
 input (one broadcast over H x W) and runs one ordinary conv over the folded batch, instead of
 the official grouped conv with N*T groups over per-frame weights. Same values (to float
 rounding) and the same multiply-accumulates for the conv (fvcore counts a grouped conv by its
-weight shape: the same figure, tests/test_tada2d.py). Measured on the CPU (2 threads, 8
-frames, benchmarks/tada_variants.py; a shared, loaded machine, interleaved medians): about
-equal on layer1-2 (grouped up to 10% faster on layer1's first, stride-2 conv at 128 px), 1.2
-to 4.8x faster on layer3-4 (e.g. 132 against 632 ms for C=512 at 8 px); the whole TAda2D-R50
-at 8 x 256 x 256 ran in 20.1 s against the official 24.1 s on that machine. The
-multiplication is elementwise, as is the official weight scaling: neither counts as MACs.
+weight shape: the same figure, tests/test_tada2d.py). On the CPU it is about as fast on
+layer1-2 and several times faster on layer3-4 (``benchmarks/tada_variants.py``; figures in
+docs/findings.md). The multiplication is elementwise, as is the official weight scaling:
+neither counts as MACs.
 
 The temporal feature aggregation of TAda2D (``TemporalAggregationNorm``, the ``spatial_norm``
 slot): ``BN(y) + BN_pool(avgpool_t(y))`` on the conv output y, with an average pool over
@@ -35,10 +33,8 @@ Frame order: that average is symmetric in time, so a TAda2D whose calibration is
 a clip and its reversal the same logits (tested). The calibration's temporal convs are the
 one order-sensitive path, and they read *spatially averaged* frame descriptors: motion that
 moves a small object without changing a frame's global statistics hardly reaches them (the
-synthetic benchmark's directions, README). Motion that does change them reaches them: on the
-benchmark's scale set (a square growing or shrinking), TAda2D-R18 trained from scratch tells
-growing from shrinking 91.4% of the time, where TSN is at 36.3 and an order-blind model
-cannot pass 50 (README, ``results/synthetic-scale``).
+synthetic benchmark's directions). Motion that does change them reaches them: TAda2D learns
+order on the benchmark's scale set (README's synthetic section, ``results/synthetic-scale``).
 """
 
 from __future__ import annotations
@@ -108,7 +104,7 @@ def temporal_avg_pool(x: torch.Tensor, num_frames: int, kernel: int = 3) -> torc
 
     Written as shifted in-place adds over the folded batch: on the CPU about a hundred times
     faster than ``avg_pool3d`` (or ``avg_pool2d`` with a (k, 1) window) on TAda2D's shapes
-    (0.2-0.5 ms against 23-90 ms, benchmarks/tada_variants.py). fvcore sees adds
+    (benchmarks/tada_variants.py, docs/findings.md). fvcore sees adds
     (elementwise ops), not a pool; the paper's figure counts neither (convs and fc only).
     """
     nt, c, h, w = x.shape

@@ -13,7 +13,7 @@ features through unchanged.
 Speed: spatial averaging is linear, so the mean of ``K * X(t+1) - X(t)`` equals the mean of
 ``K * X(t+1)`` minus the mean of ``X(t)``; vbench averages the two maps first and differences
 the (N*T, C/16) vectors, instead of subtracting, zero-padding and averaging full maps as the
-official code does (0.05 ms against 0.07 ms at (8, 6, 56, 56), benchmarks/motion_ops.py).
+official code does (benchmarks/motion_ops.py; docs/findings.md).
 ``X + X * (s - 0.5)`` is computed as one multiply ``X * (s + 0.5)``.
 
 MTA (trunk slot ``spatial``, replacing the 3x3 conv): the input is split into ``scale`` (4)
@@ -31,8 +31,7 @@ without a temporal conv; the code's is the last and has one: vbench follows the 
 
 Speed: the fragments' outputs are concatenated once (the official code concatenates after
 every fragment). The three convs of a stage-first block are independent and could run as
-one grouped conv, but on the CPU that was slower (one thread, the three convs of layer1.0:
-101 ms grouped vs 71 ms separate; layer2.0: 141 vs 73 ms), so they stay separate.
+one grouped conv, but on the CPU that was slower (docs/findings.md), so they stay separate.
 """
 
 from __future__ import annotations
