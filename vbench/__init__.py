@@ -9,6 +9,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from vbench.models import ModelInfo, create_model, list_models, load_checkpoint, model_info  # noqa: E402
 from vbench.models.registry import register_model  # noqa: E402
+from vbench.models.weights import Weights, get_weights, list_weights, register_weights  # noqa: E402
 from vbench.plugins import load_plugins  # noqa: E402
 
 
@@ -19,5 +20,5 @@ def profile(*args, **kwargs):
     return _profile(*args, **kwargs)
 
 
-__all__ = ["__version__", "ModelInfo", "create_model", "list_models", "load_checkpoint", "load_plugins", "model_info",
+__all__ = ["__version__", "ModelInfo", "Weights", "create_model", "get_weights", "list_weights", "register_weights", "list_models", "load_checkpoint", "load_plugins", "model_info",
            "profile", "register_model"]

@@ -105,6 +105,18 @@ VIEW_PRESETS: dict[str, ViewPreset] = {p.name: p for p in (
     ViewPreset("tsn-25x10", ViewSpec(frames=25, clips=1, crops=10, short_side=256, crop_size=224),
                "original TSN test: 25 evenly spaced frames x 10 crops at 224 of the 256 short side",
                "yjxiong/tsn-pytorch test_models.py (test_segments 25, 10-crop oversampling)"),
+    ViewPreset("torchvision-5x1", ViewSpec(frames=16, clips=5, crops=1, short_side=128, crop_size=112,
+                                           sampling="dense", interval=1),
+               "5 clips of 16 consecutive frames spread over the video x 1 centre 112 crop of the 128 short side "
+               "(torchvision resizes to 128x171); torchvision takes its clips at 15 fps, vbench at the video's rate",
+               "torchvision models/video/resnet.py weights metadata (clip_len 16, clips_per_video 5, frame_rate 15) "
+               "and references/video_classification presets (resize 128x171, crop 112)"),
+    ViewPreset("vmz-10x1", ViewSpec(frames=32, clips=10, crops=1, short_side=128, crop_size=112, sampling="dense",
+                                    interval=1),
+               "10 clips of consecutive frames spread over the video x 1 centre 112 crop of the 128 short side "
+               "(video accuracy = mean of the 10 clips)",
+               "facebookresearch/VMZ c2/tutorials/models.md ('average of 10 clips'); its PyTorch transforms resize "
+               "to 128x171 and centre-crop 112"),
 )}
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from vbench.errors import ModelNameTaken, UnknownModelError, VbenchError
 
 # Modules of vbench.models that hold shared parts, not model builders.
-_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention"}
+_NOT_MODEL_FILES = {"registry", "resnet", "checkpoint", "heads", "layers", "attention", "weights", "download"}
 _DEPTH_SUFFIX = re.compile(r"^(?P<stem>.+_r)(?P<depth>\d+)$")
 
 
@@ -229,6 +229,7 @@ def create_model(
     num_frames: int | None = None,
     *,
     pretrained: str | None = None,
+    weights: str | None = None,
     **overrides: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -236,8 +237,21 @@ def create_model(
     ``num_classes`` and ``num_frames`` default to the model's own defaults (400 classes
     and 8 frames for most video models; see ``model_info``). ``pretrained`` is the path
     of a torchvision ImageNet state dict to initialise the trunk from (no download).
-    Other keyword arguments go to the builder (``depth=18``, ``dropout=0.5``...).
+    ``weights`` names a published checkpoint (``"k400_8f"`` or ``"tsm_r50.k400_8f"``, see
+    ``vbench.models.weights``): classes, frames and builder options default to its entry,
+    and the file is downloaded into torch's hub cache if needed and loaded through the
+    model's converter. Other keyword arguments go to the builder (``depth=18``...).
     """
+    published = None
+    if weights is not None:
+        from vbench.models.weights import get_weights
+
+        published = get_weights(weights, model=name)
+        if published.model != name:
+            raise VbenchError(f"weights '{published.name}' are for model {published.model}, not {name}")
+        num_classes = published.num_classes if num_classes is None else num_classes
+        num_frames = published.frames if num_frames is None else num_frames
+        overrides = {**published.model_kwargs, **overrides}
     entry = _entry(name)
     info = entry.info
     depth = overrides.pop("depth", None)
@@ -274,4 +288,8 @@ def create_model(
         from vbench.models.checkpoint import load_imagenet_trunk
 
         load_imagenet_trunk(model, pretrained)
+    if published is not None:
+        from vbench.models.weights import load_weights
+
+        load_weights(model, published)
     return model
