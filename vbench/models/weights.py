@@ -233,6 +233,8 @@ def list_weights(model: str | None = None) -> list[Weights]:
 
 def get_weights(name: str, model: str | None = None) -> Weights:
     """The entry called ``name`` (``tsm_r50.k400_8f``), or ``<model>.<name>`` given a model."""
+    if name in WEIGHTS:
+        return WEIGHTS[name]
     full = name if model is None or name.startswith(f"{model}.") else f"{model}.{name}"
     if full in WEIGHTS:
         return WEIGHTS[full]
