@@ -25,7 +25,7 @@ EXAMPLES = """Examples:
 
   vbench eval --dataset sthv1 --root DATA -m tsm_r50 --checkpoint TSM_sth.pth --protocol tsm-sthv1
 
-  torchrun --nproc_per_node=2 -m vbench eval --dataset kinetics400 --root DATA -m tsm_r50 --protocol kinetics-10x3
+  torchrun --nproc_per_node=2 -m vbench eval --dataset kinetics400 --root DATA -m tsm_r50 --protocol tsm-dense-10x3
 
   vbench eval --rescore results/eval/<scores_id> --average score
 
@@ -50,7 +50,7 @@ def eval_command(
     non_strict: bool = typer.Option(False, "--non-strict", help="Accept a checkpoint that does not fit fully."),
     trusted: bool = typer.Option(False, "--trusted", help="Allow a checkpoint that pickles Python objects."),
     depth: int = typer.Option(None, "--depth", help="ResNet depth where the model allows it."),
-    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, kinetics-10x3...); "
+    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, tsm-dense-10x3...); "
                                                           "re-id: the gallery convention (official, query-removed, "
                                                           "query-included)."),
     frames: int = typer.Option(None, "--frames", help="Frames per clip."),

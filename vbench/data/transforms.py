@@ -4,10 +4,11 @@ Frames arrive as uint8 ``(N, H, W, 3)``; every transform is applied to all frame
 clip alike. Resizing is bilinear with antialiasing on uint8 (torchvision's fast path,
 rounded like PIL's ``Image.resize``, which TSN/TSM use through ``GroupScale``). The
 crop positions follow TSM's ``ops/transforms.py``: centre = torchvision ``CenterCrop``;
-3 crops = ``GroupFullResSample`` (offsets 0, 2 and 4 quarter-steps of the free length,
-ordered left, right, centre) taken along the long side, so portrait videos are covered
-too (TSM always steps along the width); 5 and 10 crops = ``GroupOverSample`` (4 corners
-and centre, each followed by its mirror image for 10).
+3 crops = ``GroupFullResSample`` (offsets 0, 4 and 2 quarter-steps of the free length,
+ordered left, right, centre). TSM always steps along the width (``three_crop="width"``),
+so on portrait video its three crops are one and the same; vbench's ``"long-side"``
+steps along the long side instead, covering portrait videos too. 5 and 10 crops =
+``GroupOverSample`` (4 corners and centre, each followed by its mirror image for 10).
 
 Training: ``multiscale`` is TSM's ``GroupMultiScaleCrop`` (scales 1, .875, .75, .66 of
 the short side, aspect distortion of at most one step, 13 fixed positions) after the
@@ -45,13 +46,20 @@ def resize_short_side(frames: torch.Tensor, size: int) -> torch.Tensor:
     return F.resize(frames, list(new), antialias=True)
 
 
-def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int, int, bool]]:
-    """(top, left, mirrored) of each test crop of side ``size`` in a height x width frame."""
+THREE_CROPS = ("long-side", "width")
+
+
+def crop_boxes(height: int, width: int, size: int, crops: int,
+               three_crop: str = "long-side") -> list[tuple[int, int, bool]]:
+    """(top, left, mirrored) of each test crop of side ``size`` in a height x width frame.
+
+    ``three_crop``: "width" steps 3 crops along the width as TSM's GroupFullResSample
+    does on any frame; "long-side" steps along the long side (the same on landscape)."""
     if crops == 1:
         return [(int(round((height - size) / 2.0)), int(round((width - size) / 2.0)), False)]
     h_step, w_step = (height - size) // 4, (width - size) // 4
     if crops == 3:
-        if width >= height:
+        if three_crop == "width" or width >= height:
             return [(2 * h_step, k * w_step, False) for k in (0, 4, 2)]
         return [(k * h_step, 2 * w_step, False) for k in (0, 4, 2)]
     corners = [(0, 0), (0, 4 * w_step), (4 * h_step, 0), (4 * h_step, 4 * w_step), (2 * h_step, 2 * w_step)]
@@ -68,7 +76,7 @@ def normalise(frames: torch.Tensor) -> torch.Tensor:
 
 
 def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
-                   crops: int) -> torch.Tensor:
+                   crops: int, three_crop: str = "long-side") -> torch.Tensor:
     """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``.
 
     Frames are resized and normalised once, then each view is one strided copy out of
@@ -76,7 +84,7 @@ def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: in
     """
     x = normalise(resize_short_side(to_tensor(frames), short_side).contiguous())
     h, w = x.shape[-2:]
-    boxes = crop_boxes(h, w, crop_size, crops)
+    boxes = crop_boxes(h, w, crop_size, crops, three_crop)
     out = torch.empty(len(clips) * len(boxes), 3, len(clips[0]), crop_size, crop_size)
     for b, (top, left, mirrored) in enumerate(boxes):
         cropped = x[:, :, top:top + crop_size, left:left + crop_size]

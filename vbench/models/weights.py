@@ -70,10 +70,16 @@ class Weights:
         return self.name.split(".", 1)[1]
 
     def expected_top1(self, protocol: str | None) -> float | None:
-        """The published top-1 of this file under ``protocol`` (None: not published)."""
-        if protocol == self.protocol:
-            return self.top1
-        return dict(self.other_results).get(protocol)
+        """The published top-1 of this file under ``protocol``, or under a preset of the same
+        views (``kinetics-10x3`` is ``tsm-dense-10x3``); None: not published."""
+        from vbench.data.views import VIEW_PRESETS
+
+        results = {self.protocol: self.top1, **dict(self.other_results)}
+        if protocol in results or protocol not in VIEW_PRESETS:
+            return results.get(protocol)
+        same = [top1 for name, top1 in results.items()
+                if name in VIEW_PRESETS and VIEW_PRESETS[name].spec == VIEW_PRESETS[protocol].spec]
+        return same[0] if same else None
 
     def manual_download_hint(self) -> str:
         where = self.page or self.url or f"the {self.source.split()[0]} repository"
@@ -91,6 +97,8 @@ _TSM_URL = "https://file.lzhu.me/projects/tsm/models/"
 _TADA = "alibaba-mmai-research/TAdaConv MODEL_ZOO.md (commit ac69b88; projects/tada/README.md agrees)"
 _TADA_NOTE = ("TAdaConv's MODEL_ZOO.md at commit 187b65b lists other drive links with lower figures "
               "(K400 8x8 76.3, 16x5 76.9; SSv2 8f 63.8, 16f 65.2): check which file you downloaded")
+_TADA_DENSE = ("10 clips x 3 crops of T frames every interval-th (MODEL_ZOO's 'frames x sampling rate'); "
+               "vbench-dense-10x3 is the nearest preset, TAdaConv's own test loader is not replicated; ")
 _TCP = "ZilinGao/Temporal-attentive-Covariance-Pooling-Networks-for-Video-Recognition README.md"
 _IG65M = "moabitcoin/ig65m-pytorch README.md and ig65m/models.py (also facebookresearch/VMZ pt/vmz/models/utils.py)"
 _IG65M_URL = "https://github.com/moabitcoin/ig65m-pytorch/releases/download/v1.0.0/"
@@ -104,7 +112,7 @@ _EAN_NOTE = ("EAN's loader takes 5 consecutive frames per segment (frames = 5 x 
 
 def _tsm(name: str, model: str, file: str, dataset: str, classes: int, frames: int, protocol: str, top1: float,
          other: tuple = (), size: int | None = None, notes: str = "") -> Weights:
-    crop = size or (256 if protocol in ("tsm-2x3", "kinetics-10x3") else 224)
+    crop = size or (256 if protocol in ("tsm-2x3", "tsm-dense-10x3") else 224)
     return Weights(name, model, _TSM_URL + file, file, dataset, classes, frames, crop, protocol, top1, _TSM,
                    other_results=other, notes=notes)
 
@@ -122,13 +130,13 @@ _TSN_FIVE = ("the file name says segment5, but the README lists it at 8 frames (
 WEIGHTS: dict[str, Weights] = {w.name: w for w in (
     # TSM code base: TSN and TSM on Kinetics-400 (README "Dense Sample" and "Uniform Sampling" tables)
     _tsm("tsn_r50.k400_8f", "tsn_r50", "TSM_kinetics_RGB_resnet50_avg_segment5_e50.pth", "kinetics400", 400, 8,
-         "1x1", 68.8, other=(("tsm-1x10", 69.9), ("kinetics-10x3", 70.6)), notes=_TSN_FIVE),
+         "1x1", 68.8, other=(("tsm-1x10", 69.9), ("tsm-dense-10x3", 70.6)), notes=_TSN_FIVE),
     _tsm("tsm_r50.k400_8f", "tsm_r50", "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth",
          "kinetics400", 400, 8, "1x1", 71.2, other=(("tsm-1x10", 72.8),)),
     _tsm("tsm_r50.k400_16f", "tsm_r50", "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment16_e50.pth",
          "kinetics400", 400, 16, "1x1", 72.6, other=(("tsm-1x10", 73.7),)),
     _tsm("tsm_r50.k400_dense_8f", "tsm_r50", "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e100_dense.pth",
-         "kinetics400", 400, 8, "kinetics-10x3", 74.1),
+         "kinetics400", 400, 8, "tsm-dense-10x3", 74.1),
     # Something-Something V1: efficient (centre crop, 1 clip) and accurate (full resolution, 2 clips)
     _tsm("tsm_r50.sthv1_8f", "tsm_r50", "TSM_something_RGB_resnet50_shift8_blockres_avg_segment8_e45.pth", "sthv1",
          174, 8, "tsm-sthv1", 45.6, other=(("tsm-2x3", 47.2),)),
@@ -146,10 +154,10 @@ WEIGHTS: dict[str, Weights] = {w.name: w for w in (
     # TAdaConv: Google Drive (and Baidu) only
     _drive("tada2d_r50.k400_8f", "tada2d_r50",
            "https://drive.google.com/file/d/1YsbTKLoDwxtStAsP5oxUMbIsw85NvY0O/view?usp=sharing", "kinetics400", 400,
-           8, 256, "kinetics-10x3", 76.7, _TADA, views={"interval": 8}, notes=_TADA_NOTE),
+           8, 256, "vbench-dense-10x3", 76.7, _TADA, views={"interval": 8}, notes=_TADA_DENSE + _TADA_NOTE),
     _drive("tada2d_r50.k400_16f", "tada2d_r50",
            "https://drive.google.com/file/d/1UQDurxakmnDxa5D2tBuTqTH60BVyW3XM/view?usp=sharing", "kinetics400", 400,
-           16, 256, "kinetics-10x3", 77.4, _TADA, views={"interval": 5}, notes=_TADA_NOTE),
+           16, 256, "vbench-dense-10x3", 77.4, _TADA, views={"interval": 5}, notes=_TADA_DENSE + _TADA_NOTE),
     _drive("tada2d_r50.sthv2_8f", "tada2d_r50",
            "https://drive.google.com/file/d/16y6dDf-hcMmJ2jDCV9tRla8aRJZKJXSk/view?usp=sharing", "sthv2", 174, 8,
            256, "tsm-2x3", 64.2, _TADA,
@@ -160,11 +168,11 @@ WEIGHTS: dict[str, Weights] = {w.name: w for w in (
     # TCP: Google Drive (and Baidu) only; "1 crop" and "30 views" columns
     _drive("tcp_tsn_r50.k400_8f", "tcp_tsn_r50",
            "https://drive.google.com/file/d/1p05CaIv50Y2hzELFD4tXYYCZXizjkKAr/view?usp=sharing", "kinetics400", 400,
-           8, 224, "1x1", 72.4, _TCP, other=(("kinetics-10x3", 75.3),),
+           8, 224, "1x1", 72.4, _TCP, other=(("tsm-dense-10x3", 75.3),),
            notes="README columns '1 crop' and '30 views'; it does not say how the 30 views' clips are sampled"),
     _drive("tcp_tsn_r50.k400_16f", "tcp_tsn_r50",
            "https://drive.google.com/file/d/1tCg-1JiM8l0_lC_YCyBqeVY_BohiQ3PS/view?usp=sharing", "kinetics400", 400,
-           16, 224, "1x1", 73.9, _TCP, other=(("kinetics-10x3", 75.8),),
+           16, 224, "1x1", 73.9, _TCP, other=(("tsm-dense-10x3", 75.8),),
            notes="README columns '1 crop' and '30 views'; it does not say how the 30 views' clips are sampled"),
     # EAN: one Jianguo Cloud folder for both files
     _drive("ean_r50.sthv1_8f", "ean_r50", _EAN_PAGE, "sthv1", 174, 40, 224, None, 53.4, _EAN,
