@@ -289,3 +289,12 @@ def test_weights_of_another_model_are_refused_in_one_line(registered, tiny):
     registered(tiny_entry(path.as_uri()))
     with pytest.raises(VbenchError, match="are for model tsm_r18, not tsn_r18"):
         vbench.create_model("tsn_r18", weights="tsm_r18.synthetic_test")
+
+
+def test_the_hash_prefix_in_a_torch_hub_file_name_is_checked(hub, tiny, tmp_path):
+    path, data, sha = tiny
+    good = fetch_checkpoint(path.as_uri(), f"tiny-{sha[:8]}.pth")
+    assert good.read_bytes() == data
+    with pytest.raises(DownloadError, match=r"checksum mismatch .* where deadbeef\.\.\. was expected"):
+        fetch_checkpoint(path.as_uri(), "tiny-deadbeef.pth")
+    assert not (hub / "tiny-deadbeef.pth").exists() and not (hub / "tiny-deadbeef.pth.part").exists()

@@ -3,8 +3,9 @@
 The file goes to ``torch.hub.get_dir()/checkpoints/<filename>`` (where torchvision and
 timm put theirs), written first as ``<filename>.part``: a download that stops is resumed
 with an HTTP Range request (or restarted where the server ignores ranges), its length is
-checked against the server's, its sha256 against the published one or, where the
-source publishes none, against the one recorded on the first download
+checked against the server's, its sha256 against the published one (a whole hash, or the
+prefix torch.hub's naming puts in the file name: ``r2plus1d_18-91a641e6.pth``) or, where
+the source publishes none, against the one recorded on the first download
 (``checkpoints/vbench_sha256.json``), and only then is it renamed into place. Every
 failure is one line naming the URL and the way round (``--checkpoint PATH``) and leaves
 no partial or corrupt file behind; only a download interrupted by the user keeps its
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -28,6 +30,7 @@ from vbench.errors import CheckpointError
 RECORD_NAME = "vbench_sha256.json"
 _CHUNK = 1 << 20
 _ATTEMPTS = 3  # a connection that drops is resumed this many times before giving up
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")  # torch.hub's convention: name-<sha256 prefix>.pth
 
 Progress = Callable[[int, int | None], None]
 
@@ -88,7 +91,10 @@ def fetch_checkpoint(url: str, filename: str, *, sha256: str | None = None, fold
     try:
         _download(url, part, on_progress)
         got = sha256_of(part)
-        if expected and got != expected:
+        named = _HASH_IN_NAME.search(filename)
+        if not expected and named and not got.startswith(named[1]):
+            expected = named[1]  # the name's prefix is the published hash: report the mismatch below
+        if expected and not got.startswith(expected):
             part.unlink()
             raise DownloadError(f"checksum mismatch for {url}: sha256 {got[:16]}... where {expected[:16]}... was "
                                 f"expected; the file was deleted (download it again, or pass --checkpoint PATH)")
@@ -98,7 +104,7 @@ def fetch_checkpoint(url: str, filename: str, *, sha256: str | None = None, fold
     except DownloadError:
         part.unlink(missing_ok=True)
         raise
-    if not expected:
+    if not (sha256 or recorded_sha256(filename, folder)):
         _record_sha256(filename, got, folder)
     return target
 

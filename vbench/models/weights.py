@@ -181,11 +181,11 @@ WEIGHTS: dict[str, Weights] = {w.name: w for w in (
            filename="Somethingv1.RGB_LMC_16f.pth.tar", notes="16 segments x 5 frames; " + _EAN_NOTE),
     # ECA-Net (ImageNet): Baidu only
     _drive("eca_r50.in1k", "eca_r50", "https://pan.baidu.com/s/1pcn6ZfZUAYKycZ6FMr4F2Q", "imagenet", 1000, 1, 224,
-           None, 77.48, "BangguWu/ECANet README.md", filename=None,
+           None, 77.48, "BangguWu/ECANet README.md (commit 01195a7)", filename=None,
            notes="Baidu extract code 7qo9; README name eca_resnet50_k3557; ImageNet val, 1 centre crop "
                  "(not a video protocol)"),
     _drive("eca_r101.in1k", "eca_r101", "https://pan.baidu.com/s/1Cx8dt5RrQlf-Q6BZ82QSDg", "imagenet", 1000, 1, 224,
-           None, 78.65, "BangguWu/ECANet README.md", filename=None,
+           None, 78.65, "BangguWu/ECANet README.md (commit 01195a7)", filename=None,
            notes="Baidu extract code mvg2; README name eca_resnet101_k3357; ImageNet val, 1 centre crop"),
     # P3D PyTorch port: the README withdrew its links; the code names the file
     Weights("p3d_r199.k400", "p3d_r199", None, "p3d_rgb_199.checkpoint.pth.tar", "kinetics400", 400, 16, 160, None,
