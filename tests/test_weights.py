@@ -46,6 +46,8 @@ def test_the_table_holds_the_readme_figures_where_file_names_disagree_with_the_f
     assert get_weights("tv_r2plus1d_18.k400").url == "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth"
     assert get_weights("tv_r2plus1d_18.k400").top1 == 67.463
     assert get_weights("r2plus1d_r34.ig65m_k400_32f").top1 == 80.0
+    assert [w.name for w in WEIGHTS.values() if w.hash_in_name] == ["tv_r2plus1d_18.k400", "tv_r3d_18.k400",
+                                                                   "tv_mc3_18.k400"]
     assert not get_weights("tada2d_r50.k400_8f").auto
 
 
@@ -293,8 +295,8 @@ def test_weights_of_another_model_are_refused_in_one_line(registered, tiny):
 
 def test_the_hash_prefix_in_a_torch_hub_file_name_is_checked(hub, tiny, tmp_path):
     path, data, sha = tiny
-    good = fetch_checkpoint(path.as_uri(), f"tiny-{sha[:8]}.pth")
+    good = fetch_checkpoint(path.as_uri(), f"tiny-{sha[:8]}.pth", hash_in_name=True)
     assert good.read_bytes() == data
     with pytest.raises(DownloadError, match=r"checksum mismatch .* where deadbeef\.\.\. was expected"):
-        fetch_checkpoint(path.as_uri(), "tiny-deadbeef.pth")
+        fetch_checkpoint(path.as_uri(), "tiny-deadbeef.pth", hash_in_name=True)
     assert not (hub / "tiny-deadbeef.pth").exists() and not (hub / "tiny-deadbeef.pth.part").exists()

@@ -3,8 +3,9 @@
 The file goes to ``torch.hub.get_dir()/checkpoints/<filename>`` (where torchvision and
 timm put theirs), written first as ``<filename>.part``: a download that stops is resumed
 with an HTTP Range request (or restarted where the server ignores ranges), its length is
-checked against the server's, its sha256 against the published one (a whole hash, or the
-prefix torch.hub's naming puts in the file name: ``r2plus1d_18-91a641e6.pth``) or, where
+checked against the server's, its sha256 against the published one (a whole hash, or, with
+``hash_in_name``, the prefix torch.hub's naming puts in the file name:
+``r2plus1d_18-91a641e6.pth``) or, where
 the source publishes none, against the one recorded on the first download
 (``checkpoints/vbench_sha256.json``), and only then is it renamed into place. Every
 failure is one line naming the URL and the way round (``--checkpoint PATH``) and leaves
@@ -76,7 +77,7 @@ def _record_sha256(filename: str, sha: str, folder: Path) -> None:
 
 
 def fetch_checkpoint(url: str, filename: str, *, sha256: str | None = None, folder: Path | None = None,
-                     on_progress: Progress | None = None) -> Path:
+                     on_progress: Progress | None = None, hash_in_name: bool = False) -> Path:
     """The cached file for ``url``, downloaded first if needed; its sha256 checked."""
     folder = folder or cache_dir()
     target = folder / filename
@@ -91,7 +92,7 @@ def fetch_checkpoint(url: str, filename: str, *, sha256: str | None = None, fold
     try:
         _download(url, part, on_progress)
         got = sha256_of(part)
-        named = _HASH_IN_NAME.search(filename)
+        named = _HASH_IN_NAME.search(filename) if hash_in_name else None
         if not expected and named and not got.startswith(named[1]):
             expected = named[1]  # the name's prefix is the published hash: report the mismatch below
         if expected and not got.startswith(expected):

@@ -43,7 +43,8 @@ class Weights:
     checkpoint needs (``{"interval": 5}``). ``other_results`` holds further published
     figures of the same file under other presets: ``((preset, top1), ...)``.
     ``model_kwargs`` go to the builder. ``sha256`` is None until known (vbench records
-    the hash of the first download beside the cache and checks later files against it).
+    the hash of the first download beside the cache and checks later files against it);
+    ``hash_in_name``: the file name ends in a sha256 prefix, as torchvision's do.
     """
 
     name: str
@@ -64,6 +65,7 @@ class Weights:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     other_results: tuple[tuple[str, float], ...] = ()
     notes: str = ""
+    hash_in_name: bool = False
 
     @property
     def tag(self) -> str:
@@ -212,11 +214,11 @@ WEIGHTS: dict[str, Weights] = {w.name: w for w in (
             notes="IG-65M pre-training only (487 hashtag classes, no label map published): for fine-tuning"),
     # torchvision's own weights (its metadata: K400 val, 5 clips of 16 frames at 15 fps, 112 crop)
     Weights("tv_r2plus1d_18.k400", "tv_r2plus1d_18", "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth",
-            "r2plus1d_18-91a641e6.pth", "kinetics400", 400, 16, 112, "torchvision-5x1", 67.463, _TV),
+            "r2plus1d_18-91a641e6.pth", "kinetics400", 400, 16, 112, "torchvision-5x1", 67.463, _TV, hash_in_name=True),
     Weights("tv_r3d_18.k400", "tv_r3d_18", "https://download.pytorch.org/models/r3d_18-b3b3357e.pth",
-            "r3d_18-b3b3357e.pth", "kinetics400", 400, 16, 112, "torchvision-5x1", 63.200, _TV),
+            "r3d_18-b3b3357e.pth", "kinetics400", 400, 16, 112, "torchvision-5x1", 63.200, _TV, hash_in_name=True),
     Weights("tv_mc3_18.k400", "tv_mc3_18", "https://download.pytorch.org/models/mc3_18-a90a0ba3.pth",
-            "mc3_18-a90a0ba3.pth", "kinetics400", 400, 16, 112, "torchvision-5x1", 63.960, _TV),
+            "mc3_18-a90a0ba3.pth", "kinetics400", 400, 16, 112, "torchvision-5x1", 63.960, _TV, hash_in_name=True),
 )}
 
 
@@ -262,7 +264,7 @@ def weights_file(entry: Weights, *, checkpoint: str | None = None, progress: boo
 
     filename = entry.filename or entry.url.rsplit("/", 1)[-1]
     if not progress:
-        return str(fetch_checkpoint(entry.url, filename, sha256=entry.sha256))
+        return str(fetch_checkpoint(entry.url, filename, sha256=entry.sha256, hash_in_name=entry.hash_in_name))
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
@@ -273,7 +275,8 @@ def weights_file(entry: Weights, *, checkpoint: str | None = None, progress: boo
         def on_progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        return str(fetch_checkpoint(entry.url, filename, sha256=entry.sha256, on_progress=on_progress))
+        return str(fetch_checkpoint(entry.url, filename, sha256=entry.sha256, on_progress=on_progress,
+                                    hash_in_name=entry.hash_in_name))
 
 
 def load_weights(model, entry: Weights, *, checkpoint: str | None = None, strict: bool = True,
