@@ -163,7 +163,7 @@ class VideoDataset(torch.utils.data.Dataset):
         v = self.views
         if not self.train:
             return T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops,
-                                    three_crop=v.three_crop), record.label
+                                    three_crop=v.three_crop, resize=v.resize), record.label
         mirrored = self.flip != "none" and bool(rng.random() < 0.5)
         video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
                              mirrored=mirrored, rng=rng)

@@ -19,6 +19,11 @@ protocols vbench reproduces:
   ``interval = 64 // T`` whatever T is; ``span=None`` is vbench's own rule, the frames
   the clip covers (``T * interval``). The two agree for T = 8, 16, 32, 64 only (T = 10,
   120 frames: clip 2 starts at 12 in TSM, 13 with vbench's rule).
+- mmaction2-dense (mmaction2 1.2.0 ``SampleFrames`` in test mode, clip_len > 1): a clip
+  covers ``(T - 1) * interval + 1`` frames; clip k of C starts at
+  ``round(k * max(n - covered, 0) / (C - 1))`` (numpy's round: halves to even), one clip
+  at ``max(n - covered, 0) // 2``; indices past the end wrap modulo n ("loop"). Training
+  draws as dense.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 
 from vbench.errors import VbenchError
 
-SAMPLINGS = ("segment", "dense")
+SAMPLINGS = ("segment", "dense", "mmaction2-dense")
 
 
 def segment_train(num_frames: int, frames: int, rng: np.random.Generator) -> list[int]:
@@ -63,6 +68,15 @@ def dense_test(num_frames: int, frames: int, interval: int, clips: int, span: in
             for start in np.linspace(0, starts - 1, num=clips, dtype=int)]
 
 
+def mmaction2_dense_test(num_frames: int, frames: int, interval: int, clips: int) -> list[list[int]]:
+    max_offset = max(num_frames - ((frames - 1) * interval + 1), 0)
+    if clips > 1:
+        starts = np.round(np.arange(clips) * (max_offset / float(clips - 1)))
+    else:
+        starts = [max_offset // 2]
+    return [[(int(start) + k * interval) % num_frames for k in range(frames)] for start in starts]
+
+
 def sample_clips(num_frames: int, *, frames: int, clips: int = 1, sampling: str = "segment", interval: int = 8,
                  train: bool = False, rng: np.random.Generator | None = None,
                  span: int | None = None) -> list[list[int]]:
@@ -80,4 +94,6 @@ def sample_clips(num_frames: int, *, frames: int, clips: int = 1, sampling: str 
         return [dense_train(num_frames, frames, interval, rng, span)]
     if sampling == "segment":
         return segment_test(num_frames, frames, clips)
+    if sampling == "mmaction2-dense":
+        return mmaction2_dense_test(num_frames, frames, interval, clips)
     return dense_test(num_frames, frames, interval, clips, span)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from vbench.data.sampling import SAMPLINGS
-from vbench.data.transforms import THREE_CROPS
+from vbench.data.transforms import RESIZES, THREE_CROPS
 from vbench.errors import VbenchError
 
 CROPS = (1, 3, 5, 10)
@@ -34,6 +34,9 @@ class ViewSpec:
     ``three_crop``: "long-side" (vbench: 3 crops step along the long side, so portrait
     video is covered) or "width" (TSM's GroupFullResSample: always along the width, so
     portrait video gives 3 identical crops). The two agree on landscape video.
+    "mmaction2": its ThreeCrop, steps of ``(long - crop) // 2``.
+    ``resize``: "pil" (antialiased, long side truncated: TSN/TSM's GroupScale) or "mmcv"
+    (mmaction2's Resize: long side rounded, bilinear without antialiasing).
     ``fusion``: how view scores become a video score, part of the protocol.
     """
 
@@ -47,6 +50,7 @@ class ViewSpec:
     fusion: str = "mean-logits"
     dense_span: int | None = None
     three_crop: str = "long-side"
+    resize: str = "pil"
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.clips < 1:
@@ -64,6 +68,8 @@ class ViewSpec:
             raise VbenchError(f"dense span must be at least 1 frame, not {self.dense_span}")
         if self.three_crop not in THREE_CROPS:
             raise VbenchError(f"unknown three_crop '{self.three_crop}'; choose one of {', '.join(THREE_CROPS)}")
+        if self.resize not in RESIZES:
+            raise VbenchError(f"unknown resize '{self.resize}'; choose one of {', '.join(RESIZES)}")
         if self.fusion not in FUSIONS:
             raise VbenchError(f"unknown fusion '{self.fusion}'; choose one of {', '.join(FUSIONS)}")
 
@@ -82,12 +88,15 @@ class ViewSpec:
         return asdict(self)
 
     def describe(self) -> str:
-        three = "3 crops along the width (TSM)" if self.three_crop == "width" else "3 crops along the long side"
+        three = {"width": "3 crops along the width (TSM)", "long-side": "3 crops along the long side",
+                 "mmaction2": "3 crops (mmaction2 ThreeCrop)"}[self.three_crop]
         crops = {1: "centre crop", 3: three, 5: "5 crops", 10: "10 crops"}[self.crops]
         span = f", starts within n - {self.dense_span}" if self.dense_span else ""
-        dense = f" (dense, every {self.frame_interval}{span})" if self.sampling == "dense" else ""
+        dense = {"segment": "", "dense": f" (dense, every {self.frame_interval}{span})",
+                 "mmaction2-dense": f" (mmaction2 dense, every {self.frame_interval})"}[self.sampling]
+        resize = ", mmcv resize" if self.resize == "mmcv" else ""
         return (f"{self.frames} frames{dense} x {self.clips} clip{'s' if self.clips > 1 else ''} x {crops} "
-                f"{self.crop_size}px after short side {self.short_side}")
+                f"{self.crop_size}px after short side {self.short_side}{resize}, {self.fusion}")
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class ViewPreset:
 
 
 _TSM_TEST = "mit-han-lab/temporal-shift-module test_models.py and README"
+_MMACTION2 = "open-mmlab/mmaction2 v1.2.0 configs/recognition"
 _TSM_DENSE = ViewSpec(frames=8, clips=10, crops=3, short_side=256, crop_size=256, sampling="dense", dense_span=64,
                       three_crop="width")
 VIEW_PRESETS: dict[str, ViewPreset] = {p.name: p for p in (
@@ -132,6 +142,26 @@ VIEW_PRESETS: dict[str, ViewPreset] = {p.name: p for p in (
     ViewPreset("tsn-25x10", ViewSpec(frames=25, clips=1, crops=10, short_side=256, crop_size=224),
                "original TSN test: 25 evenly spaced frames x 10 crops at 224 of the 256 short side",
                "yjxiong/tsn-pytorch test_models.py (test_segments 25, 10-crop oversampling)"),
+    ViewPreset("mmaction2-tsn-25x10", ViewSpec(frames=25, crops=10, short_side=256, crop_size=224, resize="mmcv",
+                                               fusion="mean-softmax"),
+               "mmaction2's TSN test: 25 segment frames x TenCrop 224 after Resize(-1, 256), mean of softmax",
+               f"{_MMACTION2}/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x3-100e_kinetics400-rgb.py test_pipeline"),
+    ViewPreset("mmaction2-tsm-1x10", ViewSpec(frames=8, crops=10, short_side=256, crop_size=224, resize="mmcv",
+                                              fusion="mean-softmax"),
+               "mmaction2's TSM Kinetics test: 8 segment frames x TenCrop 224 after Resize(-1, 256), mean of softmax",
+               f"{_MMACTION2}/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py test_pipeline"),
+    ViewPreset("mmaction2-tsm-2x3", ViewSpec(frames=8, clips=2, crops=3, short_side=256, crop_size=256,
+                                             three_crop="mmaction2", resize="mmcv", fusion="mean-softmax"),
+               "mmaction2's TSM Something-Something V2 test: twice-sampled 8 segment frames x ThreeCrop 256 after "
+               "Resize(-1, 256), mean of softmax",
+               f"{_MMACTION2}/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py test_pipeline"),
+    ViewPreset("mmaction2-10x3", ViewSpec(frames=32, clips=10, crops=3, short_side=256, crop_size=256,
+                                          sampling="mmaction2-dense", interval=2, three_crop="mmaction2",
+                                          resize="mmcv", fusion="mean-softmax"),
+               "mmaction2's 3D test (R(2+1)D-34 32x2x1): 10 clips of 32 frames every 2nd, starts rounded over "
+               "n - 63 frames, x ThreeCrop 256 after Resize(-1, 256), mean of softmax",
+               f"{_MMACTION2}/r2plus1d/r2plus1d_r34_8xb8-32x2x1-180e_kinetics400-rgb.py test_pipeline "
+               "(SampleFrames test mode, loading.py)"),
     ViewPreset("torchvision-5x1", ViewSpec(frames=16, clips=5, crops=1, short_side=128, crop_size=112,
                                            sampling="dense", interval=1),
                "5 clips of 16 consecutive frames spread over the video x 1 centre 112 crop of the 128 short side "
