@@ -49,6 +49,8 @@ def test_the_table_holds_the_readme_figures_where_file_names_disagree_with_the_f
     assert [w.name for w in WEIGHTS.values() if w.hash_in_name] == ["tv_r2plus1d_18.k400", "tv_r3d_18.k400",
                                                                    "tv_mc3_18.k400"]
     assert not get_weights("tada2d_r50.k400_8f").auto
+    ean = get_weights("ean_r50.sthv1_8f")
+    assert ean.top1 == 53.4 and ean.protocol is None and ean.expected_top1(None) is None  # no preset replicates it
 
 
 def test_models_weights_json_lists_every_entry_with_the_documented_keys():
@@ -300,3 +302,17 @@ def test_the_hash_prefix_in_a_torch_hub_file_name_is_checked(hub, tiny, tmp_path
     with pytest.raises(DownloadError, match=r"checksum mismatch .* where deadbeef\.\.\. was expected"):
         fetch_checkpoint(path.as_uri(), "tiny-deadbeef.pth", hash_in_name=True)
     assert not (hub / "tiny-deadbeef.pth").exists() and not (hub / "tiny-deadbeef.pth.part").exists()
+
+
+def test_weights_without_a_replicating_preset_record_no_expected_figure(hub, tiny, registered, tmp_path):
+    path, _, sha = tiny
+    entry = tiny_entry(path.as_uri(), sha256=sha, top1=50.0)
+    registered(Weights(**{**entry.as_dict(), "protocol": None, "other_results": (),
+                          "notes": "its own loader has no preset"}))
+    result = CliRunner().invoke(app, ["eval", "--weights", "tsm_r18.synthetic_test", "--scale-size", "32",
+                                      *EVAL_ARGS, "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["size"] == "32x32" and record["expected_top1"] is None and record["top1_diff"] is None
+    assert record["expected_note"] == ("no vbench preset replicates the protocol of tsm_r18.synthetic_test's "
+                                       "published top-1 (50.0): its own loader has no preset")

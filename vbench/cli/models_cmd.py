@@ -100,7 +100,8 @@ def _weights_table(pattern: str | None, as_json: bool) -> None:
     for column in ("Dataset", "Classes", "Frames", "Protocol", "Top-1", "Download", "Source"):
         table.add_column(column, overflow="fold")
     for w in entries:
-        how = "auto" if w.auto and w.url else f"by hand: {w.filename or 'the file'} from {w.page or 'nowhere (no link)'}"
+        where = w.page or "nowhere (no link)"
+        how = "auto" if w.auto and w.url else f"by hand: {w.filename or 'the file'} from {where}"
         table.add_row(w.name, w.dataset, str(w.num_classes), str(w.frames), w.protocol or "-",
                       "-" if w.top1 is None else f"{w.top1:g}", how, w.source)
     out.print(table)

@@ -39,6 +39,10 @@ def expected_fields(entry, settings, views) -> dict:
     fields = {"weights_name": entry.name, "expected_source": entry.source, "expected_top1": None,
               "expected_note": None}
     published = entry.expected_top1(settings.protocol)
+    if settings.protocol is None:
+        fields["expected_note"] = (f"no vbench preset replicates the protocol of {entry.name}'s published top-1 "
+                                   f"({entry.top1}): {entry.notes or 'see its source'}")
+        return fields
     if published is None:
         fields["expected_note"] = f"{entry.source} publishes no top-1 for {entry.name} under this protocol"
         return fields

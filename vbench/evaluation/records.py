@@ -36,7 +36,8 @@ def rescored(previous: dict) -> dict:
 # Fields of an eval record, in the order tables show them.
 EVAL_FIELDS = (
     "run_id", "model", "method", "dataset", "split", "subset", "frames", "size", "clips", "crops", "views",
-    "protocol", "fusion", "checkpoint", "checkpoint_sha256", "weights", "weights_seed", "top1", "expected_top1", "top1_diff", "weights_name", "expected_source", "top5", "mean_class", "videos",
+    "protocol", "fusion", "checkpoint", "checkpoint_sha256", "weights", "weights_seed", "weights_name",
+    "top1", "expected_top1", "top1_diff", "expected_source", "expected_note", "top5", "mean_class", "videos",
     "skipped", "skipped_examples", "max_unreadable", "time_s", "clips_per_s", "device", "device_name", "precision",
     "world_size", "task", "status", "notes",
 )

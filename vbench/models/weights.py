@@ -76,6 +76,8 @@ class Weights:
         views (``kinetics-10x3`` is ``tsm-dense-10x3``); None: not published."""
         from vbench.data.views import VIEW_PRESETS
 
+        if protocol is None:  # no vbench preset replicates the published protocol
+            return None
         results = {self.protocol: self.top1, **dict(self.other_results)}
         if protocol in results or protocol not in VIEW_PRESETS:
             return results.get(protocol)
@@ -196,12 +198,14 @@ WEIGHTS: dict[str, Weights] = {w.name: w for w in (
             notes="the README withdrew its download links ('[BaiduYun url]') and states no Kinetics accuracy "
                   "for this file (its UCF101 figures are fine-tuned models)"),
     # R(2+1)D-34 on IG-65M (moabitcoin's conversion of the VMZ Caffe2 models; VMZ's PyTorch code uses the same URLs)
-    Weights("r2plus1d_r34.ig65m_k400_8f", "r2plus1d_r34", _IG65M_URL + "r2plus1d_34_clip8_ft_kinetics_from_ig65m-0aa0550b.pth",
+    Weights("r2plus1d_r34.ig65m_k400_8f", "r2plus1d_r34",
+            _IG65M_URL + "r2plus1d_34_clip8_ft_kinetics_from_ig65m-0aa0550b.pth",
             "r2plus1d_34_clip8_ft_kinetics_from_ig65m-0aa0550b.pth", "kinetics400", 400, 8, 112, "vmz-10x1", 74.9,
             f"{_VMZ_ZOO} (accuracy); {_IG65M} (URL)",
             notes="the VMZ zoo states video-level top-1 on K400 val without its clip count; vmz-10x1 follows "
                   "VMZ's models.md (10 clips)"),
-    Weights("r2plus1d_r34.ig65m_k400_32f", "r2plus1d_r34", _IG65M_URL + "r2plus1d_34_clip32_ft_kinetics_from_ig65m-ade133f1.pth",
+    Weights("r2plus1d_r34.ig65m_k400_32f", "r2plus1d_r34",
+            _IG65M_URL + "r2plus1d_34_clip32_ft_kinetics_from_ig65m-ade133f1.pth",
             "r2plus1d_34_clip32_ft_kinetics_from_ig65m-ade133f1.pth", "kinetics400", 400, 32, 112, "vmz-10x1", 80.0,
             f"{_VMZ_ZOO} (accuracy); {_IG65M} (URL)",
             notes="the VMZ zoo states video-level top-1 on K400 val without its clip count; vmz-10x1 follows "
