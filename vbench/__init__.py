@@ -2,6 +2,7 @@
 
 from vbench.models import ModelInfo, create_model, list_models, load_checkpoint, model_info
 from vbench.models.registry import register_model
+from vbench.models.weights import Weights, get_weights, list_weights, register_weights
 from vbench.plugins import load_plugins
 from vbench.version import __version__
 
@@ -20,5 +21,6 @@ def profile(*args, **kwargs):
     return _profile(*args, **kwargs)
 
 
-__all__ = ["__version__", "ModelInfo", "create_model", "list_models", "load_checkpoint", "load_plugins",
-           "load_records", "model_info", "profile", "register_model"]
+__all__ = ["__version__", "ModelInfo", "Weights", "create_model", "get_weights", "list_models", "list_weights",
+           "load_checkpoint", "load_plugins", "load_records", "model_info", "profile", "register_model",
+           "register_weights"]

@@ -19,11 +19,13 @@ EXAMPLES = """Examples:
 
   vbench eval --dataset synthetic -m tsm_r50 --depth 18 --frames 8 --size 64
 
+  vbench eval --weights tsm_r50.k400_dense_8f --root DATA        (official weights: model, frames, protocol)
+
   vbench eval --dataset ucf101 --root DATA --split 1 -m tsm_r50 --checkpoint ckpt.pth --frames 8 --clips 1 --crops 1
 
   vbench eval --dataset sthv1 --root DATA -m tsm_r50 --checkpoint TSM_sth.pth --protocol tsm-sthv1
 
-  torchrun --nproc_per_node=2 -m vbench eval --dataset kinetics400 --root DATA -m tsm_r50 --protocol kinetics-10x3
+  torchrun --nproc_per_node=2 -m vbench eval --dataset kinetics400 --root DATA -m tsm_r50 --protocol tsm-dense-10x3
 
   vbench eval --rescore results/eval/<scores_id> --average score
 
@@ -42,10 +44,13 @@ def eval_command(
     split: int = typer.Option(None, "--split", help="Official split (1-3 for UCF101/HMDB51)."),
     subset: str = typer.Option("test", "--subset", help="Which part of the split: test (default) or train."),
     checkpoint: str = typer.Option(None, "--checkpoint", help="vbench or official checkpoint of the model."),
+    weights: str = typer.Option(None, "--weights", help="Official weights by name (vbench models --weights): model, "
+                                                        "frames, classes and protocol from the entry, the file "
+                                                        "downloaded (or --checkpoint PATH)."),
     non_strict: bool = typer.Option(False, "--non-strict", help="Accept a checkpoint that does not fit fully."),
     trusted: bool = typer.Option(False, "--trusted", help="Allow a checkpoint that pickles Python objects."),
     depth: int = typer.Option(None, "--depth", help="ResNet depth where the model allows it."),
-    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, kinetics-10x3...); "
+    protocol: str = typer.Option(None, "--protocol", help="A paper's test views (tsm-sthv1, tsm-dense-10x3...); "
                                                           "re-id: the gallery convention (official, query-removed, "
                                                           "query-included)."),
     frames: int = typer.Option(None, "--frames", help="Frames per clip."),
@@ -90,8 +95,8 @@ def eval_command(
     elif rescore is not None:
         record = rescore_run(rescore, average or "softmax", out_dir)
     else:
-        if not dataset or not model:
-            raise VbenchError("give --dataset NAME and -m MODEL (see vbench eval --help)")
+        if not weights and (not dataset or not model):
+            raise VbenchError("give --dataset NAME and -m MODEL, or --weights NAME (see vbench eval --help)")
         settings = EvalSettings(dataset=dataset, model=model, root=root, split=split, subset=subset,
                                 checkpoint=checkpoint, non_strict=non_strict, trusted=trusted, depth=depth,
                                 protocol=protocol, frames=frames, clips=clips, crops=crops, short_side=scale_size,
@@ -100,7 +105,7 @@ def eval_command(
                                 decoder=decoder, limit=limit, out=str(out_dir), resume=resume,
                                 max_unreadable=max_unreadable,
                                 dataset_options=parse_options(option), distance=distance, test_sampling=test_sampling,
-                                seq_len=seq_len, trial=trial)
+                                seq_len=seq_len, trial=trial, weights=weights)
         with LazyProgress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
                           TimeElapsedColumn(), transient=as_json, disable=not main_rank) as progress:
 
@@ -135,16 +140,23 @@ def _print_accuracy(record: dict) -> None:
     from vbench.evaluation.records import weights_cell
 
     table = Table(title=f"vbench eval: {record['model']} on {record['dataset']}", title_justify="left")
-    for column in ("Split", "Views", "Fusion", "Top-1", "Top-5", "Mean class", "Videos", "Skipped", "Clips/s",
-                   "Weights"):
+    published = "weights_name" in record
+    columns = ["Split", "Views", "Fusion", "Top-1", *(["Published", "Diff"] if published else []), "Top-5",
+               "Mean class", "Videos", "Skipped", "Clips/s", "Weights"]
+    for column in columns:
         table.add_column(column)
     split, random = record.get("split"), record.get("weights") == "random"
+    expected = [_pct(record.get("expected_top1")), _signed(record.get("top1_diff"))] if published else []
     table.add_row("-" if split is None else str(split), f"{record['views']} ({record['frames']} frames, "
-                  f"{record['size']})", record["fusion"], _pct(record["top1"]), _pct(record["top5"]),
+                  f"{record['size']})", record["fusion"], _pct(record["top1"]), *expected, _pct(record["top5"]),
                   _pct(record["mean_class"]), str(record["videos"]), str(record["skipped"]),
                   str(record.get("clips_per_s")),
-                  weights_cell(record) if random else Path(record.get("checkpoint") or "-").name)
+                  weights_cell(record) if random else record.get("weights_name")
+                  or Path(record.get("checkpoint") or "-").name)
     out.print(table)
+    if published:
+        out.print(f"published top-1: {record.get('expected_source')}"
+                  + (f" ({record['expected_note']})" if record.get("expected_note") else ""), highlight=False)
     if random:
         out.print(RANDOM_NOTE.format(seed=record.get("weights_seed")), highlight=False)
 
@@ -165,6 +177,10 @@ def _print_reid(record: dict) -> None:
 
         out.print(RANDOM_NOTE.format(seed=record.get("weights_seed")), highlight=False)
     err.print(f"record written to eval.json; features in {record['features']} (re-score with --rescore)")
+
+
+def _signed(value) -> str:
+    return "-" if value is None else f"{value:+.2f}"
 
 
 def _pct(value) -> str:

@@ -134,7 +134,7 @@ class VideoDataset(torch.utils.data.Dataset):
         if self.train and rng is None:
             rng = self.rng(index)
         return sample_clips(num_frames, frames=v.frames, clips=v.clips, sampling=v.sampling,
-                            interval=v.frame_interval, train=self.train, rng=rng)
+                            interval=v.frame_interval, train=self.train, rng=rng, span=v.dense_span)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.index.records[index]
@@ -162,7 +162,8 @@ class VideoDataset(torch.utils.data.Dataset):
         rows = [[row[i] for i in clip] for clip in clips]
         v = self.views
         if not self.train:
-            return T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops), record.label
+            return T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops,
+                                    three_crop=v.three_crop, resize=v.resize), record.label
         mirrored = self.flip != "none" and bool(rng.random() < 0.5)
         video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
                              mirrored=mirrored, rng=rng)

@@ -12,10 +12,18 @@ protocols vbench reproduces:
   f = 1/2 (the centre) for one clip. TSM's "twice sample" (2 clips) adds f = 0, the start
   of each segment; clip c of C takes ``f = (1/2 + c / C) mod 1``, which gives exactly
   TSM's two clips and spreads more clips evenly.
-- dense (I3D / non-local protocol): a clip spans ``T * interval`` frames, every
-  ``interval``-th frame; training starts it at random, test places ``C`` starts evenly
-  (``linspace(0, n - span, C)``, truncated) and wraps indices past the end modulo ``n``
-  (``_get_test_indices`` with ``dense_sample``).
+- dense (I3D / non-local protocol): a clip takes every ``interval``-th frame; its starts
+  are drawn (training) or placed evenly (test: ``linspace(0, n - span, C)``, truncated)
+  in the first ``n - span + 1`` frames, and indices past the end wrap modulo ``n``
+  (``_get_test_indices`` with ``dense_sample``). TSM's code fixes ``span = 64`` and
+  ``interval = 64 // T`` whatever T is; ``span=None`` is vbench's own rule, the frames
+  the clip covers (``T * interval``). The two agree for T = 8, 16, 32, 64 only (T = 10,
+  120 frames: clip 2 starts at 12 in TSM, 13 with vbench's rule).
+- mmaction2-dense (mmaction2 1.2.0 ``SampleFrames`` in test mode, clip_len > 1): a clip
+  covers ``(T - 1) * interval + 1`` frames; clip k of C starts at
+  ``round(k * max(n - covered, 0) / (C - 1))`` (numpy's round: halves to even), one clip
+  at ``max(n - covered, 0) // 2``; indices past the end wrap modulo n ("loop"). Training
+  draws as dense.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import numpy as np
 
 from vbench.errors import VbenchError
 
-SAMPLINGS = ("segment", "dense")
+SAMPLINGS = ("segment", "dense", "mmaction2-dense")
 
 
 def segment_train(num_frames: int, frames: int, rng: np.random.Generator) -> list[int]:
@@ -47,21 +55,34 @@ def segment_test(num_frames: int, frames: int, clips: int = 1) -> list[list[int]
     return out
 
 
-def dense_train(num_frames: int, frames: int, interval: int, rng: np.random.Generator) -> list[int]:
-    starts = max(1, 1 + num_frames - frames * interval)
+def dense_train(num_frames: int, frames: int, interval: int, rng: np.random.Generator,
+                span: int | None = None) -> list[int]:
+    starts = max(1, 1 + num_frames - (span or frames * interval))
     start = 0 if starts == 1 else int(rng.integers(0, starts - 1))
     return [(k * interval + start) % num_frames for k in range(frames)]
 
 
-def dense_test(num_frames: int, frames: int, interval: int, clips: int) -> list[list[int]]:
-    starts = max(1, 1 + num_frames - frames * interval)
+def dense_test(num_frames: int, frames: int, interval: int, clips: int, span: int | None = None) -> list[list[int]]:
+    starts = max(1, 1 + num_frames - (span or frames * interval))
     return [[(k * interval + int(start)) % num_frames for k in range(frames)]
             for start in np.linspace(0, starts - 1, num=clips, dtype=int)]
 
 
+def mmaction2_dense_test(num_frames: int, frames: int, interval: int, clips: int) -> list[list[int]]:
+    max_offset = max(num_frames - ((frames - 1) * interval + 1), 0)
+    if clips > 1:
+        starts = np.round(np.arange(clips) * (max_offset / float(clips - 1)))
+    else:
+        starts = [max_offset // 2]
+    return [[(int(start) + k * interval) % num_frames for k in range(frames)] for start in starts]
+
+
 def sample_clips(num_frames: int, *, frames: int, clips: int = 1, sampling: str = "segment", interval: int = 8,
-                 train: bool = False, rng: np.random.Generator | None = None) -> list[list[int]]:
-    """Frame indices of each clip of a ``num_frames``-frame video (one clip in training)."""
+                 train: bool = False, rng: np.random.Generator | None = None,
+                 span: int | None = None) -> list[list[int]]:
+    """Frame indices of each clip of a ``num_frames``-frame video (one clip in training).
+
+    ``span``: the window dense starts are placed in (None: ``frames * interval``)."""
     if num_frames < 1:
         raise ValueError("a video needs at least one frame")
     if sampling not in SAMPLINGS:
@@ -70,7 +91,9 @@ def sample_clips(num_frames: int, *, frames: int, clips: int = 1, sampling: str 
         rng = rng if rng is not None else np.random.default_rng()
         if sampling == "segment":
             return [segment_train(num_frames, frames, rng)]
-        return [dense_train(num_frames, frames, interval, rng)]
+        return [dense_train(num_frames, frames, interval, rng, span)]
     if sampling == "segment":
         return segment_test(num_frames, frames, clips)
-    return dense_test(num_frames, frames, interval, clips)
+    if sampling == "mmaction2-dense":
+        return mmaction2_dense_test(num_frames, frames, interval, clips)
+    return dense_test(num_frames, frames, interval, clips, span)

@@ -4,10 +4,11 @@ Frames arrive as uint8 ``(N, H, W, 3)``; every transform is applied to all frame
 clip alike. Resizing is bilinear with antialiasing on uint8 (torchvision's fast path,
 rounded like PIL's ``Image.resize``, which TSN/TSM use through ``GroupScale``). The
 crop positions follow TSM's ``ops/transforms.py``: centre = torchvision ``CenterCrop``;
-3 crops = ``GroupFullResSample`` (offsets 0, 2 and 4 quarter-steps of the free length,
-ordered left, right, centre) taken along the long side, so portrait videos are covered
-too (TSM always steps along the width); 5 and 10 crops = ``GroupOverSample`` (4 corners
-and centre, each followed by its mirror image for 10).
+3 crops = ``GroupFullResSample`` (offsets 0, 4 and 2 quarter-steps of the free length,
+ordered left, right, centre). TSM always steps along the width (``three_crop="width"``),
+so on portrait video its three crops are one and the same; vbench's ``"long-side"``
+steps along the long side instead, covering portrait videos too. 5 and 10 crops =
+``GroupOverSample`` (4 corners and centre, each followed by its mirror image for 10).
 
 Training: ``multiscale`` is TSM's ``GroupMultiScaleCrop`` (scales 1, .875, .75, .66 of
 the short side, aspect distortion of at most one step, 13 fixed positions) after the
@@ -24,6 +25,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from vbench.errors import VbenchError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TRAIN_CROPS = ("multiscale", "random_resized")
@@ -36,22 +39,52 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
 
 
-def resize_short_side(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """Short side to ``size``, long side ``int(size * long / short)`` as torchvision Resize."""
+RESIZES = ("pil", "mmcv")
+
+
+def resize_short_side(frames: torch.Tensor, size: int, rule: str = "pil") -> torch.Tensor:
+    """Short side to ``size``.
+
+    "pil": long side ``int(size * long / short)`` as torchvision Resize, antialiased
+    bilinear (PIL's, which TSN/TSM's GroupScale uses). "mmcv": mmaction2's
+    ``Resize(scale=(-1, size))``: both sides ``int(side * size / short + 0.5)`` (mmcv
+    ``rescale_size``) and bilinear without antialiasing, OpenCV's sampling grid (pixel
+    values may differ from OpenCV's fixed-point arithmetic by rounding)."""
     h, w = frames.shape[-2:]
     if min(h, w) == size:
         return frames
+    if rule == "mmcv":
+        scale = size / min(h, w)
+        return F.resize(frames, [int(h * scale + 0.5), int(w * scale + 0.5)], antialias=False)
     new = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
     return F.resize(frames, list(new), antialias=True)
 
 
-def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int, int, bool]]:
-    """(top, left, mirrored) of each test crop of side ``size`` in a height x width frame."""
+THREE_CROPS = ("long-side", "width", "mmaction2")
+
+
+def crop_boxes(height: int, width: int, size: int, crops: int,
+               three_crop: str = "long-side") -> list[tuple[int, int, bool]]:
+    """(top, left, mirrored) of each test crop of side ``size`` in a height x width frame.
+
+    ``three_crop``: "width" steps 3 crops along the width as TSM's GroupFullResSample
+    does on any frame; "long-side" steps along the long side (the same on landscape);
+    "mmaction2" is its ThreeCrop: offsets 0, 2 and 1 steps of ``(long - size) // 2``
+    along the side the crop does not span."""
     if crops == 1:
         return [(int(round((height - size) / 2.0)), int(round((width - size) / 2.0)), False)]
+    if crops == 3 and three_crop == "mmaction2":
+        if size == height:
+            step = (width - size) // 2
+            return [(0, k * step, False) for k in (0, 2, 1)]
+        if size == width:
+            step = (height - size) // 2
+            return [(k * step, 0, False) for k in (0, 2, 1)]
+        raise VbenchError(f"mmaction2's ThreeCrop needs a crop that spans the short side: {size} in a "
+                          f"{height}x{width} frame")
     h_step, w_step = (height - size) // 4, (width - size) // 4
     if crops == 3:
-        if width >= height:
+        if three_crop == "width" or width >= height:
             return [(2 * h_step, k * w_step, False) for k in (0, 4, 2)]
         return [(k * h_step, 2 * w_step, False) for k in (0, 4, 2)]
     corners = [(0, 0), (0, 4 * w_step), (4 * h_step, 0), (4 * h_step, 4 * w_step), (2 * h_step, 2 * w_step)]
@@ -68,15 +101,15 @@ def normalise(frames: torch.Tensor) -> torch.Tensor:
 
 
 def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
-                   crops: int) -> torch.Tensor:
+                   crops: int, three_crop: str = "long-side", resize: str = "pil") -> torch.Tensor:
     """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``.
 
     Frames are resized and normalised once, then each view is one strided copy out of
     them (views overlap: normalising the crops would redo the same pixels).
     """
-    x = normalise(resize_short_side(to_tensor(frames), short_side).contiguous())
+    x = normalise(resize_short_side(to_tensor(frames), short_side, resize).contiguous())
     h, w = x.shape[-2:]
-    boxes = crop_boxes(h, w, crop_size, crops)
+    boxes = crop_boxes(h, w, crop_size, crops, three_crop)
     out = torch.empty(len(clips) * len(boxes), 3, len(clips[0]), crop_size, crop_size)
     for b, (top, left, mirrored) in enumerate(boxes):
         cropped = x[:, :, top:top + crop_size, left:left + crop_size]

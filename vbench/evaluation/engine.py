@@ -63,6 +63,7 @@ class EvalSettings:
     short_side: int | None = None
     crop_size: int | None = None
     sampling: str | None = None
+    interval: int | None = None
     average: str | None = None
     batch_size: int = 1
     workers: int = 2
@@ -82,6 +83,7 @@ class EvalSettings:
     test_sampling: str = "dense"
     seq_len: int | None = None
     trial: int | None = None
+    weights: str | None = None  # a published checkpoint by name (vbench.models.weights)
 
 
 def _sha1(payload: Any, length: int = 12) -> str:
@@ -112,7 +114,8 @@ def _views(settings: EvalSettings):
     from vbench.data import resolve_views
 
     return resolve_views(settings.protocol, frames=settings.frames, clips=settings.clips, crops=settings.crops,
-                         short_side=settings.short_side, crop_size=settings.crop_size, sampling=settings.sampling)
+                         short_side=settings.short_side, crop_size=settings.crop_size, sampling=settings.sampling,
+                         interval=settings.interval)
 
 
 def _fusion(settings: EvalSettings, views) -> str:
@@ -158,6 +161,11 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     from vbench.models import create_model, model_info
     from vbench.runtime.device import device_name, resolve_device, resolve_precision
 
+    entry = None
+    if settings.weights:
+        from vbench.evaluation.published import apply_weights
+
+        settings, entry = apply_weights(settings)
     if is_reid_dataset(settings.dataset):
         return evaluate_reid(settings, on_progress)
     device, device_note = resolve_device(settings.device)
@@ -209,6 +217,11 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
                          scores_id, elapsed, len(pending))
         if weights["weights"] == "random":
             notes.append(RANDOM_NOTE.format(seed=weights["weights_seed"]))
+        if entry is not None:
+            from vbench.evaluation.published import difference, expected_fields
+
+            published = expected_fields(entry, settings, views)
+            record.update(published, top1_diff=difference(record["top1"], published["expected_top1"]))
         record.update(device=device.type, device_name=device_name(device), world_size=context.world_size,
                       notes=notes, **run_provenance, **wanted)
         _write_outputs(record, fused, store.folder, dataset, Path(settings.out), fusion)
@@ -332,6 +345,10 @@ def rescore(run_folder: str | Path, average: str, out: str | Path = DEFAULT_OUT)
         raise VbenchError(f"{folder} holds no readable video's scores: nothing to re-score")
     record.update(run_id=f"{record['scores_id']}-{average}", fusion=average, top1=_round(result.top1),
                   top5=_round(result.top5), mean_class=_round(result.mean_class), **rescored(record))
+    if record.get("expected_top1") is not None:
+        from vbench.evaluation.published import difference
+
+        record["top1_diff"] = difference(record["top1"], record["expected_top1"])
     record["notes"] = list(record.get("notes") or []) + [f"re-scored from stored view scores with {average} fusion"]
     atomic_write_text(folder / f"record-{average}.json", json.dumps(record, indent=1) + "\n")
     RecordStore(Path(out), "eval", EVAL_RECORD_KEY, eval_markdown).put(record)

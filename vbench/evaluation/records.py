@@ -36,23 +36,30 @@ def rescored(previous: dict) -> dict:
 # Fields of an eval record, in the order tables show them.
 EVAL_FIELDS = (
     "run_id", "model", "method", "dataset", "split", "subset", "frames", "size", "clips", "crops", "views",
-    "protocol", "fusion", "checkpoint", "checkpoint_sha256", "weights", "weights_seed", "top1", "top5", "mean_class", "videos",
+    "protocol", "fusion", "checkpoint", "checkpoint_sha256", "weights", "weights_seed", "weights_name",
+    "top1", "expected_top1", "top1_diff", "expected_source", "expected_note", "top5", "mean_class", "videos",
     "skipped", "skipped_examples", "max_unreadable", "time_s", "clips_per_s", "device", "device_name", "precision",
     "world_size", "task", "status", "notes",
 )
 
 
 def eval_markdown(records: list[dict]) -> str:
-    columns = ["Model", "Dataset", "Split", "Frames", "Views", "Top-1", "Top-5", "Mean class", "Videos",
-               "Skipped", "Weights"]
+    published = any("weights_name" in r for r in records)
+    columns = ["Model", "Dataset", "Split", "Frames", "Views", "Top-1",
+               *(["Published top-1", "Diff"] if published else []), "Top-5", "Mean class", "Videos", "Skipped",
+               "Weights"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in records:
+        expected = [_pct(r.get("expected_top1")), _signed(r.get("top1_diff"))] if published else []
         cells = [r.get("model"), r.get("dataset"), r.get("split"), r.get("frames"), r.get("views"),
-                 _pct(r.get("top1")), _pct(r.get("top5")), _pct(r.get("mean_class")), r.get("videos"),
+                 _pct(r.get("top1")), *expected, _pct(r.get("top5")), _pct(r.get("mean_class")), r.get("videos"),
                  r.get("skipped"), weights_cell(r)]
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
     caption = ("Accuracy in %, fused over the views (clips x crops) of each video; see each record's fusion, "
                "protocol and checkpoint hash in eval.json.")
+    if published:
+        caption += (" Published top-1: the figure the weights' source reports for the same checkpoint, dataset and "
+                    "views (its file in each record's expected_source); Diff = measured - published.")
     if any(r.get("weights") == "random" for r in records):
         caption += "\n\n" + RANDOM_WEIGHTS_LINE
     return "\n".join(lines) + "\n\n" + caption + "\n"
@@ -63,10 +70,15 @@ RANDOM_WEIGHTS_LINE = ("Rows with random weights: no checkpoint was loaded, so t
 
 
 def weights_cell(record: dict) -> str:
-    """``random weights (seed 0)`` for a run without a checkpoint, else the checkpoint's hash."""
+    """``random weights (seed 0)`` for a run without a checkpoint, else the weights' name and the checkpoint's hash."""
     if record.get("weights") == "random":
         return f"random weights (seed {record.get('weights_seed')})"
-    return record.get("checkpoint_sha256") or "none"
+    sha = record.get("checkpoint_sha256") or "none"
+    return f"{record['weights_name']} ({sha})" if record.get("weights_name") else sha
+
+
+def _signed(value) -> str | None:
+    return None if value is None else f"{value:+.2f}"
 
 
 def _pct(value) -> str | None:

@@ -262,6 +262,7 @@ def create_model(
     num_frames: int | None = None,
     *,
     pretrained: str | None = None,
+    weights: str | None = None,
     **overrides: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -269,8 +270,21 @@ def create_model(
     ``num_classes`` and ``num_frames`` default to the model's own defaults (400 classes
     and 8 frames for most video models; see ``model_info``). ``pretrained`` is the path
     of a torchvision ImageNet state dict to initialise the trunk from (no download).
-    Other keyword arguments go to the builder (``depth=18``, ``dropout=0.5``...).
+    ``weights`` names a published checkpoint (``"k400_8f"`` or ``"tsm_r50.k400_8f"``, see
+    ``vbench.models.weights``): classes, frames and builder options default to its entry,
+    and the file is downloaded into torch's hub cache if needed and loaded through the
+    model's converter. Other keyword arguments go to the builder (``depth=18``...).
     """
+    published = None
+    if weights is not None:
+        from vbench.models.weights import get_weights
+
+        published = get_weights(weights, model=name)
+        if published.model != name:
+            raise VbenchError(f"weights '{published.name}' are for model {published.model}, not {name}")
+        num_classes = published.num_classes if num_classes is None else num_classes
+        num_frames = published.frames if num_frames is None else num_frames
+        overrides = {**published.model_kwargs, **overrides}
     entry = _entry(name)
     info = entry.info
     depth = overrides.pop("depth", None)
@@ -311,4 +325,8 @@ def create_model(
         from vbench.models.checkpoint import load_imagenet_trunk
 
         load_imagenet_trunk(model, pretrained)
+    if published is not None:
+        from vbench.models.weights import load_weights
+
+        load_weights(model, published)
     return model

@@ -89,6 +89,8 @@ class ComparisonRow:
     top5_status: str | None = None
     map_status: str | None = None
     rank1_status: str | None = None
+    expected_top1: float | None = None  # the published top-1 of the evaluated official weights
+    top1_diff: float | None = None  # measured - published
     source: str = ""
     family: str = ""
     reconstruction: bool = False
@@ -280,8 +282,13 @@ def build_comparison(
                             dirty=bool(record.get("dirty")), legacy=bool(record.get("legacy")),
                             user_model=record.get("model_source") == "user",
                             **{f"{f}_status": "measured" for f in ("top1", "top5", "map", "rank1")},
-                            source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})")
-        rows.append(_with_efficiency(row, profiled, None, catalogue))
+                            source=f"vbench eval ({record.get('videos')} videos, {record.get('protocol') or 'views'})",
+                            expected_top1=record.get("expected_top1"), top1_diff=record.get("top1_diff"))
+        row = _with_efficiency(row, profiled, None, catalogue)
+        if row.expected_top1 is not None:
+            row.audit.append(f"{record.get('weights_name')}: published top-1 {row.expected_top1:.2f}, measured "
+                             f"{row.top1_diff:+.2f} [{record.get('expected_source')}]")
+        rows.append(row)
     if include_reported:
         table = reported_table()
         for rep in table:

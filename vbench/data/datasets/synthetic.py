@@ -140,7 +140,7 @@ def synthetic(root: Path | None, split: None, subset: str, views=None, videos_pe
         raise VbenchError(f"synthetic motion must be one of {', '.join(MOTION_CLASSES)}, got '{motion}'")
     classes = MOTION_CLASSES[motion]
     frames = views.frames if views is not None else 8
-    dense = views is not None and views.sampling == "dense"
+    dense = views is not None and views.sampling != "segment"
     factor = max(length_factor, views.frame_interval) if dense else length_factor
     count = videos_per_class or (32 if subset == "train" else 8)
     height, width = size, size * 4 // 3
