@@ -67,3 +67,40 @@ def test_unreadable_and_missing_files_are_one_line_errors(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         load_checkpoint(model, junk)
+
+
+def test_load_policy_modes_name_the_classifier_and_refuse_before_loading(tmp_path):
+    from vbench.models.checkpoint import load_with_policy
+
+    source = vbench.create_model("tsm_r18", num_classes=11, num_frames=2)
+    for p in source.parameters():
+        torch.nn.init.normal_(p)
+    path = tmp_path / "tsm.pth"
+    torch.save({"state_dict": source.state_dict()}, path)
+    target = vbench.create_model("tsm_r18", num_classes=5, num_frames=2)
+    untouched = target.layer1[0].conv1.weight.clone()
+    with pytest.raises(CheckpointError, match=r"classifier \(head.fc.weight\) has 11 classes but ucf101 has 5"):
+        load_with_policy(target, path, "exact", classes_of="ucf101")
+    assert torch.equal(target.layer1[0].conv1.weight, untouched)  # refused before anything was loaded
+    features = load_with_policy(target, path, "features")
+    assert torch.equal(target.layer1[0].conv1.weight, source.layer1[0].conv1.weight)
+    assert features.notes == ["checkpoint classifier head.fc.weight (11, 512) not loaded (features do not use it)",
+                              "checkpoint classifier head.fc.bias (11,) not loaded (features do not use it)"]
+    same = vbench.create_model("tsm_r18", num_classes=11, num_frames=2)
+    assert load_with_policy(same, path, "exact").report.complete
+    torch.save({"state_dict": {k: v for k, v in source.state_dict().items() if not k.startswith("layer4")}}, path)
+    with pytest.raises(CheckpointError, match="does not fit the model: .* missing: layer4"):
+        load_with_policy(vbench.create_model("tsm_r18", num_classes=11, num_frames=2), path, "exact")
+    partial = load_with_policy(vbench.create_model("tsm_r18", num_classes=11, num_frames=2), path, "partial")
+    assert partial.report.missing and partial.report.loaded > 0 and len(partial.sha256) == 16
+    import torchvision
+
+    torch.save(torchvision.models.resnet18().state_dict(), path)  # an ImageNet ResNet: into the trunk
+    initialised = vbench.create_model("tsm_r18", num_classes=11, num_frames=2)
+    started = load_with_policy(initialised, path, "init")
+    assert started.report.loaded > 50 and all(k.startswith("head.") for k in started.report.missing)
+    torch.save({"unrelated.weight": torch.zeros(3)}, path)
+    with pytest.raises(CheckpointError, match="nothing in .* fits tsm_r18"):
+        load_with_policy(vbench.create_model("tsm_r18", num_classes=11, num_frames=2), path, "init")
+    with pytest.raises(vbench.errors.VbenchError, match="unknown checkpoint load mode 'loose'"):
+        load_with_policy(target, path, "loose")

@@ -30,7 +30,7 @@ import torch
 
 from vbench.data.unreadable import MAX_UNREADABLE, check_fraction, check_unreadable, write_listing
 from vbench.environment import provenance, stamp_resume
-from vbench.errors import CheckpointError, VbenchError
+from vbench.errors import VbenchError
 from vbench.evaluation.records import EVAL_RECORD_KEY, eval_fingerprint, eval_markdown, rescored
 from vbench.evaluation.scores import FusedScores, ScoreStore
 from vbench.evaluation.scoring import score_views
@@ -91,23 +91,13 @@ def _sha1(payload: Any, length: int = 12) -> str:
 
 
 def _load_weights(model: torch.nn.Module, settings: EvalSettings, num_classes: int, dataset: str) -> str | None:
-    """Load the checkpoint (if any) and return its content hash."""
+    """Load the checkpoint (if any: exact, or partial with --non-strict) and return its content hash."""
     if not settings.checkpoint:
         return None
-    from vbench.models.checkpoint import (apply_checkpoint_filter, file_sha256, load_state_dict, plan_load,
-                                          read_checkpoint)
+    from vbench.models.checkpoint import load_with_policy
 
-    from vbench.models.contract import classifier_of, is_classifier_key
-
-    state = apply_checkpoint_filter(read_checkpoint(settings.checkpoint, trusted=settings.trusted), model)
-    plan = plan_load(model, state)
-    classifier = classifier_of(model, required=False)
-    for key, theirs, ours in plan.mismatched:
-        if classifier and is_classifier_key(key, classifier):
-            raise CheckpointError(f"the checkpoint's classifier ({key}) has {theirs[0]} classes but {dataset} has "
-                                  f"{num_classes}: evaluate it on the dataset it was trained on")
-    load_state_dict(model, state, strict=not settings.non_strict)
-    return file_sha256(settings.checkpoint)
+    mode = "partial" if settings.non_strict else "exact"
+    return load_with_policy(model, settings.checkpoint, mode, trusted=settings.trusted, classes_of=dataset).sha256
 
 
 def _views(settings: EvalSettings):

@@ -34,26 +34,11 @@ def _load_features_only(model: torch.nn.Module, settings) -> tuple[str | None, l
     dropped with a note (re-id checkpoints carry the training identities' classifier)."""
     if not settings.checkpoint:
         return None, []
-    from vbench.models.checkpoint import apply_checkpoint_filter, file_sha256, load_state_dict, plan_load, \
-        read_checkpoint
+    from vbench.models.checkpoint import load_with_policy
 
-    from vbench.models.contract import classifier_of, is_classifier_key
-
-    state = apply_checkpoint_filter(read_checkpoint(settings.checkpoint, trusted=settings.trusted), model)
-    classifier = classifier_of(model)
-    notes = []
-    for key, theirs, ours in plan_load(model, state).mismatched:
-        if is_classifier_key(key, classifier):
-            state.pop(key)
-            notes.append(f"checkpoint classifier {key} {theirs} not loaded (features do not use it)")
-    report = load_state_dict(model, state, strict=False)
-    missing = [k for k in report.missing if not is_classifier_key(k, classifier)]
-    if not settings.non_strict and (missing or report.unexpected or report.mismatched):
-        from vbench.errors import CheckpointError
-
-        raise CheckpointError(f"checkpoint does not fit the model: {report.summary()}. "
-                              "Load it with --non-strict to accept a partial load.")
-    return file_sha256(settings.checkpoint), notes
+    loaded = load_with_policy(model, settings.checkpoint, "partial" if settings.non_strict else "features",
+                              trusted=settings.trusted)
+    return loaded.sha256, loaded.notes
 
 
 def evaluate_reid(settings, on_progress=None) -> dict | None:

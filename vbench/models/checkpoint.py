@@ -4,6 +4,11 @@
 dict to the model's own ``checkpoint_filter`` (the function beside each model that maps
 an official repository's key names to vbench's), and reports what did not fit. A
 partial load is refused unless ``strict=False``.
+
+``load_with_policy`` is the one policy every command uses, in named modes (``LOAD_MODES``):
+evaluation loads ``exact`` (``partial`` with ``--non-strict``), re-id feature extraction
+``features``, training's ``--init`` ``init``. The classifier is the one ``ModelInfo``
+names, never guessed from key names.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vbench.errors import CheckpointError
+from vbench.errors import CheckpointError, VbenchError
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "module", "net", "params")
 _PREFIXES = ("module.", "_orig_mod.")
@@ -156,6 +161,69 @@ def load_imagenet_trunk(model: nn.Module, path: str | Path) -> LoadReport:
     if report.unexpected or report.mismatched:
         raise CheckpointError(f"{path} does not fit the trunk of this model: {report.summary()}")
     return report
+
+
+LOAD_MODES = {
+    "exact": "every tensor of the model from the file and nothing left over; a classifier of another "
+             "class count is named as such",
+    "partial": "what fits; the rest keeps its initialisation (--non-strict)",
+    "features": "everything but the classifier, which may have another class count (a re-id checkpoint "
+                "carries its training identities' classifier)",
+    "init": "a starting point for training: a torchvision ImageNet ResNet into the trunk, or any vbench or "
+            "official checkpoint of which something fits",
+}
+
+
+@dataclass
+class Loaded:
+    """What ``load_with_policy`` did: the load report, the file's content hash, notes for the record."""
+
+    report: LoadReport
+    sha256: str
+    notes: list[str] = field(default_factory=list)
+
+
+def load_with_policy(model: nn.Module, path: str | Path, mode: str = "exact", *, trusted: bool = False,
+                     classes_of: str = "the model") -> Loaded:
+    """Load ``path`` into ``model`` under one of ``LOAD_MODES``; anything the mode refuses is one
+    line and loads nothing. ``classes_of`` names where the model's class count comes from (a
+    dataset) for the classifier's error line."""
+    from vbench.models.contract import classifier_of, is_classifier_key
+
+    if mode not in LOAD_MODES:
+        raise VbenchError(f"unknown checkpoint load mode '{mode}': choose from {', '.join(LOAD_MODES)}")
+    if mode == "init":
+        return Loaded(_load_for_training(model, path, trusted), file_sha256(path))
+    state = apply_checkpoint_filter(read_checkpoint(path, trusted=trusted), model)
+    classifier = classifier_of(model, required=mode == "features")
+    in_classifier = (lambda key: is_classifier_key(key, classifier)) if classifier else (lambda key: False)
+    notes = []
+    for key, theirs, ours in plan_load(model, state).mismatched:
+        if not in_classifier(key):
+            continue
+        if mode == "exact":
+            raise CheckpointError(f"the checkpoint's classifier ({key}) has {theirs[0]} classes but {classes_of} has "
+                                  f"{ours[0]}: evaluate it on the dataset it was trained on")
+        if mode == "features":
+            state.pop(key)
+            notes.append(f"checkpoint classifier {key} {theirs} not loaded (features do not use it)")
+    plan = plan_load(model, state)
+    missing = [k for k in plan.missing if not (mode == "features" and in_classifier(k))]
+    if mode != "partial" and (missing or plan.unexpected or plan.mismatched):
+        raise CheckpointError(f"checkpoint does not fit the model: {plan.summary()}. "
+                              "Load it with --non-strict to accept a partial load.")
+    return Loaded(load_state_dict(model, state, strict=False), file_sha256(path), notes)
+
+
+def _load_for_training(model: nn.Module, path: str | Path, trusted: bool) -> LoadReport:
+    try:
+        return load_imagenet_trunk(model, path)
+    except CheckpointError:
+        state = apply_checkpoint_filter(read_checkpoint(path, trusted=trusted), model)
+        report = load_state_dict(model, state, strict=False)
+        if report.loaded == 0:
+            raise CheckpointError(f"nothing in {path} fits {model.vbench_spec.name}: {report.summary()}") from None
+        return report
 
 
 def file_sha256(path: str | Path, length: int = 16) -> str:

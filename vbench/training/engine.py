@@ -128,17 +128,9 @@ class EpochSampler(torch.utils.data.Sampler[int]):
 
 def _initialise(model: torch.nn.Module, path: str) -> str:
     """Start from ``path``: a torchvision ImageNet ResNet (into the trunk) or a vbench/official checkpoint."""
-    from vbench.models.checkpoint import (CheckpointError, apply_checkpoint_filter, file_sha256,
-                                          load_imagenet_trunk, load_state_dict, read_checkpoint)
+    from vbench.models.checkpoint import load_with_policy
 
-    try:
-        load_imagenet_trunk(model, path)
-    except CheckpointError:
-        state = apply_checkpoint_filter(read_checkpoint(path), model)
-        report = load_state_dict(model, state, strict=False)
-        if report.loaded == 0:
-            raise CheckpointError(f"nothing in {path} fits {model.vbench_spec.name}: {report.summary()}") from None
-    return file_sha256(path)
+    return load_with_policy(model, path, "init").sha256
 
 
 def validate(model: torch.nn.Module, dataset, context: DistributedContext, device: torch.device,
