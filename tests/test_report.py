@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from vbench.cli import app
 from vbench.reporting import plots
 from vbench.reporting.comparison import audit_record, build_comparison, dataset_code, sort_rows
-from vbench.reporting.formats import to_latex, to_markdown
+from vbench.reporting.formats import to_html, to_markdown
 from vbench.reporting.report import write_plots, write_report
 
 
@@ -136,6 +136,15 @@ def test_report_writes_every_format(results, tmp_path):
     assert csv[0].startswith("method,model,") and len(csv) == len(rows) + 1
 
 
+
+def test_html_shades_the_row_of_a_flagged_audit():
+    rows = build_comparison([profile_record("tsn_r50", params=25.0), profile_record("tsm_r50")])
+    page = to_html(rows)
+    flagged = [line for line in page.splitlines() if 'class="flag"' in line]
+    assert [r.flagged for r in rows] == [True, False] and len(flagged) == 1
+    assert "FLAG: params +2.9% vs 24.3" in flagged[0] and "tr:has(.flag) td{background" in page
+
+
 def test_plot_points_are_the_records_and_labels_do_not_overlap(results):
     profile = json.loads((results / "profile.json").read_text())
     evals = json.loads((results / "eval.json").read_text())
@@ -237,7 +246,8 @@ def test_every_format_carries_each_figures_status(results, tmp_path):
     text = {p.suffix: p.read_text() for p in paths}
     assert r"45.6$^{\dagger}$ & 74.2$^{?}$" in text[".tex"] and r"70.0 $\times$ 1$^{\ddagger}$" in text[".tex"]
     assert r"$^{\ddagger}$ derived by vbench, not printed" in text[".tex"]
-    assert '<td><em>45.6</em><span title="reported, read in a secondary source">\u2020</span></td>' in text[".html"]
+    assert ('<td><em>45.6</em><span title="reported, read in a secondary source">\u2020</span></td>'
+            in text[".html"].replace("<td >", "<td>"))  # pandas' Styler writes "<td >"
     assert "<p>Marks: * reported, verified in the source;" in text[".html"]
     import csv as csv_module
     import io

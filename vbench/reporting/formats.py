@@ -5,15 +5,19 @@ legend line under the table, so that a recalled or computed number never reads a
 printed; unmarked figures were measured by vbench. The CSV has a status column per
 figure instead. The caption states the conventions: GFLOPs are multiply-accumulates per
 view, "x N" the number of views an accuracy was measured with.
+
+One DataFrame of cell texts (``comparison_frame``) is written by pandas: ``to_markdown``
+(tabulate), ``to_csv``, ``Styler.to_latex`` and ``Styler.to_html``; this module only decides
+what a cell says.
 """
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+
+import pandas as pd
 
 from vbench.reporting.comparison import ComparisonRow
 
@@ -118,27 +122,26 @@ def caption(rows: list[ComparisonRow], dataset: str | None) -> str:
             f"printed rounding); where the source does not state how it counted, every convention is shown.")
 
 
-def to_markdown(rows: list[ComparisonRow], dataset: str | None = None, notes: Iterable[str] = ()) -> str:
+def comparison_frame(rows: list[ComparisonRow], mark: Mark = text_mark) -> pd.DataFrame:
+    """The table as shown: one row of cell texts per comparison row, the columns named as printed."""
     reid = _is_reid(rows)
-    columns = REID_COLUMNS if reid else COLUMNS
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row, reid)) + " |")
-    text = "\n".join(lines) + "\n\n" + legend(rows).replace("*", "\\*") + "\n\n" + caption(rows, dataset) + "\n"
+    return pd.DataFrame([_cells(row, reid, mark) for row in rows], columns=list(REID_COLUMNS if reid else COLUMNS),
+                        dtype=object)
+
+
+def to_markdown(rows: list[ComparisonRow], dataset: str | None = None, notes: Iterable[str] = ()) -> str:
+    cells = comparison_frame(rows).map(lambda c: c.replace("|", "\\|"))
+    table = cells.to_markdown(index=False, stralign=None, numalign=None, disable_numparse=True)
+    text = table + "\n\n" + legend(rows).replace("*", "\\*") + "\n\n" + caption(rows, dataset) + "\n"
     return text + "".join(f"\n{note}\n" for note in notes)
 
 
 def to_csv(rows: list[ComparisonRow]) -> str:
     """One line a row; ``*_status`` columns give each figure's status (measured or the reported one)."""
-    buffer = io.StringIO()
-    fields = list(asdict(rows[0]).keys()) if rows else list(ComparisonRow.__dataclass_fields__)
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        record = asdict(row)
-        record["audit"] = "; ".join(row.audit)
-        writer.writerow(record)
-    return buffer.getvalue()
+    records = pd.DataFrame([asdict(row) for row in rows], columns=list(ComparisonRow.__dataclass_fields__),
+                           dtype=object)
+    records["audit"] = records["audit"].map("; ".join)
+    return records.to_csv(index=False, lineterminator="\n")
 
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -159,53 +162,44 @@ def _latex_marks(text: str) -> str:
     return text
 
 
+def _latex_cell(text: str) -> str:
+    return _latex_marks(latex_escape(text).replace(" x ", r" $\times$ "))
+
+
 def to_latex(rows: list[ComparisonRow], dataset: str | None = None, label: str = "tab:vbench",
              notes: Iterable[str] = ()) -> str:
     """A booktabs table; needs ``\\usepackage{booktabs}`` in the preamble."""
-    reid = _is_reid(rows)
-    columns = (REID_COLUMNS if reid else COLUMNS)[:-1]  # the audit stays out of a paper table
-
     def mark(text: str, status: str | None) -> str:
         return text + _latex_token(status) if status in MARKS and text != "-" else text
 
-    body = []
-    for row in rows:
-        cells = _cells(row, reid, mark)[:-1]
-        body.append(" & ".join(_latex_marks(latex_escape(c).replace(" x ", r" $\times$ ")) for c in cells) + r" \\")
+    cells = comparison_frame(rows, mark).iloc[:, :-1]  # the audit stays out of a paper table
     tokens = {s: _latex_token(s) for s in MARKS}
     text = " ".join([legend(rows, tokens), caption(rows, dataset), *notes])
-    return "\n".join([
-        r"\begin{table}[t]", r"\centering", r"\small",
-        r"\begin{tabular}{" + "l" * 3 + "r" * (len(columns) - 3) + "}", r"\toprule",
-        " & ".join(latex_escape(c) for c in columns) + r" \\", r"\midrule", *body, r"\bottomrule",
-        r"\end{tabular}", r"\caption{" + _latex_marks(latex_escape(text)) + "}",
-        r"\label{" + label + "}", r"\end{table}", ""])
+    styler = (cells.style.hide(axis="index").format(_latex_cell).format_index(latex_escape, axis="columns")
+              .set_caption(_latex_marks(latex_escape(text))).set_table_styles([{"selector": "small", "props": ":;"}]))
+    return styler.to_latex(hrules=True, environment="table", position="t", position_float="centering", label=label,
+                           column_format="l" * 3 + "r" * (cells.shape[1] - 3))
 
 
 def _html_cell(text: str) -> str:
-    """A cell; a marked (reported) figure in italics with its mark and the mark's meaning on hover."""
+    """A cell; a marked (reported) figure in italics with its mark and the mark's meaning on hover,
+    a flagged audit in a ``flag`` span (the style sheet shades its row)."""
     for status, mark in MARKS.items():
         if text != mark and text.endswith(mark) and text[:-1] and text[-2].isdigit():
-            return (f'<td><em>{html.escape(text[:-1])}</em><span title="{MEANINGS[status]}">'
-                    f"{html.escape(mark)}</span></td>")
-    return f"<td>{html.escape(text)}</td>"
+            return f'<em>{html.escape(text[:-1])}</em><span title="{MEANINGS[status]}">{html.escape(mark)}</span>'
+    if text.startswith("FLAG: "):
+        return f'<span class="flag">{html.escape(text)}</span>'
+    return html.escape(text)
 
 
 def to_html(rows: list[ComparisonRow], dataset: str | None = None, title: str = "vbench comparison",
             notes: Iterable[str] = ()) -> str:
-    reid = _is_reid(rows)
-    columns = REID_COLUMNS if reid else COLUMNS
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = []
-    for row in rows:
-        klass = ' class="flag"' if row.flagged else ""
-        body.append(f"<tr{klass}>" + "".join(_html_cell(c) for c in _cells(row, reid)) + "</tr>")
+    below = "".join(f"<p>{html.escape(line)}</p>" for line in (legend(rows), caption(rows, dataset), *notes))
+    table = (comparison_frame(rows).style.hide(axis="index").format(_html_cell)
+             .format_index(html.escape, axis="columns").set_caption(below).to_html(exclude_styles=True))
     style = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
              "th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}"
-             "th:nth-child(-n+3),td:nth-child(-n+3),td:last-child{text-align:left}tr.flag td{background:#fee}"
+             "th:nth-child(-n+3),td:nth-child(-n+3),td:last-child{text-align:left}tr:has(.flag) td{background:#fee}"
              "caption{caption-side:bottom;text-align:left;color:#555;padding-top:8px;max-width:60em}")
-    below = "".join(f"<p>{html.escape(line)}</p>" for line in (legend(rows), caption(rows, dataset), *notes))
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody><caption>{below}</caption></table>"
-            "</body></html>\n")
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>\n{table}</body></html>\n")

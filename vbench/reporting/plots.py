@@ -103,7 +103,8 @@ def place_labels(ax, points: list[tuple[float, float, float]], labels: list[str]
     that overlaps no placed label, no marker and not the legend, preferring spots nearer its
     own point than any other (so that it cannot be read as another point's). Where none is
     free it takes the one that overlaps least. A label away from its point gets a thin leader
-    line. Returns the annotations.
+    line. Returns the annotations. Kept over adjustText, which left overlaps and labels
+    outside the axes on the reference charts and took longer (``benchmarks/label_placement.py``).
     """
     fig = ax.figure
     fig.canvas.draw()  # positions and the legend's box are final only once drawn
