@@ -221,7 +221,9 @@ def _score_all(model, dataset, pending: list[int], store: ScoreStore, settings: 
                context: DistributedContext, device: torch.device, dtype: torch.dtype, on_progress, already: int,
                total: int) -> None:
     from vbench.data import collate
+    from vbench.data.memory import keep_freed_memory
 
+    keep_freed_memory()  # each item's views reuse the last one's memory instead of page-faulting anew
     shard = ShardSampler(pending, context.rank, context.world_size)
     largest = math.ceil(len(pending) / context.world_size) if pending else 0
     rounds = math.ceil(largest / settings.chunk) + 1  # every rank joins the same number of gathers
