@@ -66,6 +66,7 @@ class EvalSettings:
     average: str | None = None
     batch_size: int = 1
     workers: int = 2
+    prefetch: int = 4  # batches each worker keeps ready
     device: str = "auto"
     precision: str = "fp32"
     channels_last: bool = False
@@ -164,6 +165,9 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     dtype = resolve_precision(settings.precision)
     if settings.batch_size < 1 or settings.chunk < 1:
         raise VbenchError("--batch-size must be at least 1")
+    if settings.workers < 0 or settings.prefetch < 1:
+        raise VbenchError(f"--workers must be at least 0 and --prefetch at least 1 (got {settings.workers}, "
+                          f"{settings.prefetch})")
     check_fraction(settings.max_unreadable)
     views = _views(settings)
     fusion = _fusion(settings, views)
@@ -230,7 +234,7 @@ def _score_all(model, dataset, pending: list[int], store: ScoreStore, settings: 
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=settings.batch_size, sampler=shard, collate_fn=collate,
         num_workers=settings.workers, pin_memory=device.type == "cuda",
-        persistent_workers=False, prefetch_factor=4 if settings.workers > 0 else None)
+        persistent_workers=False, prefetch_factor=settings.prefetch if settings.workers > 0 else None)
     buffer: list[dict] = []
     gathered_rounds = 0
     done = already
