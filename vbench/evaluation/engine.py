@@ -66,7 +66,7 @@ class EvalSettings:
     average: str | None = None
     batch_size: int = 1
     workers: int = 2
-    prefetch: int = 4  # batches each worker keeps ready
+    prefetch: int = 2  # batches each worker keeps ready: 4 was no faster (results/data-pipeline.md), twice the memory
     device: str = "auto"
     precision: str = "fp32"
     channels_last: bool = False
