@@ -26,6 +26,7 @@ import torch
 
 from vbench.data import VideoDataset, VideoRecord, resolve_views
 from vbench.data.decoding import PyAVReader
+from vbench.data.memory import keep_freed_memory
 from vbench.data.records import DatasetIndex
 
 
@@ -73,8 +74,11 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, help="folder of videos to time (default: generated)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--presets", default="1x1,tsm-2x3,kinetics-10x3")
+    parser.add_argument("--release-memory", action="store_true",
+                        help="leave glibc's defaults (freed views go back to the system) instead of eval's setting")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    kept = False if args.release_memory else keep_freed_memory()  # as `vbench eval` does
     with tempfile.TemporaryDirectory() as scratch:
         if args.videos:
             paths = sorted(p for p in args.videos.rglob("*") if p.suffix in (".avi", ".mp4", ".webm", ".mkv"))
@@ -89,7 +93,7 @@ def main() -> None:
                 groups["UCF101-like 320x240 mpeg4 avi, 175 frames"].append(ucf)
                 groups["Kinetics-like 340x256 h264 mp4, 250 frames"].append(kin)
         print(f"torch threads 1; PyAV alone decodes with frame threads (AUTO); {args.repeats} interleaved repeats, "
-              "medians; clips/s = videos/s with all views of a video")
+              f"medians; clips/s = videos/s with all views of a video; freed memory kept for reuse: {kept}")
         print(f"{'videos':44s} {'protocol':14s} {'views':>5s} {'PyAV alone':>11s} {'vbench decode':>14s} "
               f"{'vbench pipeline':>16s}")
         for group, paths in groups.items():

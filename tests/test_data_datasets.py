@@ -290,3 +290,19 @@ def test_registry_names_and_unknown_names():
         build_dataset("kinetics4OO", ".")
     with pytest.raises(VbenchError, match="sthv2 has no option class_order"):
         build_dataset("sthv2", ".", class_order="file")
+
+
+class _Constant(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return {"video": torch.full((2, 3, 4, 5, 5), float(i)), "label": i, "index": i, "id": str(i)}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_collate_stacks_in_shared_memory_inside_workers(workers):
+    """In a worker the batch is built in shared memory (no second copy to reach the main process)."""
+    batches = list(torch.utils.data.DataLoader(_Constant(), batch_size=2, collate_fn=collate, num_workers=workers))
+    assert [b["video"][:, 1, 2, 3, 4, 4].tolist() for b in batches] == [[0.0, 1.0], [2.0, 3.0]]
+    assert all(b["video"].is_shared() == (workers > 0) for b in batches)

@@ -340,3 +340,9 @@ def test_score_store_fuses_once_with_the_last_score_of_each_video(tmp_path):
     with pytest.raises(VbenchError, match="1 videos of the split have no score"):
         store.fuse("softmax", expected=4)
     assert ScoreStore(tmp_path / "empty").fuse("softmax").result is None
+
+
+@pytest.mark.parametrize("changes", [{"workers": -1}, {"workers": 2, "prefetch": 0}])
+def test_loader_settings_out_of_range_are_one_clear_error(tree, oracle, tmp_path, changes):
+    with pytest.raises(VbenchError, match="--workers must be at least 0 and --prefetch at least 1"):
+        evaluate(settings(tree, oracle, tmp_path, **changes))

@@ -104,22 +104,32 @@ def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: in
                    crops: int, three_crop: str = "long-side", resize: str = "pil") -> torch.Tensor:
     """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``.
 
-    Frames are resized and normalised once, then each view is one strided copy out of
-    them (views overlap: normalising the crops would redo the same pixels).
+    The time goes into writing the float output (30 views of 256x256 are 190 MB), so
+    everything before that stays uint8: each frame is resized once, the clips' frames are
+    gathered with one index, and each crop is a strided window of them (its mirror a
+    flipped window). Each view is then written once from uint8 and normalised in place
+    while it is still in cache (one op over all views, 190 MB, ran 1.7x slower). The
+    result is bit-identical to normalising whole frames first: cropping, gathering and
+    flipping only move values, and each element still gets ``(x - mean) / std`` in float32.
     """
-    x = normalise(resize_short_side(to_tensor(frames), short_side, resize).contiguous())
+    x = resize_short_side(to_tensor(frames), short_side, resize)  # (N, 3, H, W)
     h, w = x.shape[-2:]
     boxes = crop_boxes(h, w, crop_size, crops, three_crop)
-    out = torch.empty(len(clips) * len(boxes), 3, len(clips[0]), crop_size, crop_size)
+    rows = np.asarray(clips, dtype=np.int64)  # (clips, T)
+    pixels = x.permute(0, 2, 3, 1)  # (N, H, W, 3): whole-frame rows to gather
+    if not np.array_equal(rows.ravel(), np.arange(len(pixels))):  # one clip of distinct frames needs no gather
+        # numpy's gather is a copy per row; torch's index_select, threaded on this small a copy,
+        # took 50 ms instead of 1 on a loaded 2-core CPU
+        pixels = torch.from_numpy(np.take(pixels.numpy(), rows.ravel(), axis=0))
+    gathered = pixels.reshape(*rows.shape, h, w, 3).permute(0, 4, 1, 2, 3)
+    out = torch.empty(len(clips), len(boxes), 3, rows.shape[1], crop_size, crop_size)
     for b, (top, left, mirrored) in enumerate(boxes):
-        cropped = x[:, :, top:top + crop_size, left:left + crop_size]
+        window = gathered[..., top:top + crop_size, left:left + crop_size]  # (C, 3, T, S, S), no copy
         if mirrored:
-            cropped = cropped.flip(-1)
-        for c, clip in enumerate(clips):
-            target = out[c * len(boxes) + b]
-            for t, row in enumerate(clip):  # one strided copy a frame: no intermediate tensors
-                target[:, t] = cropped[row]
-    return out
+            window = window.flip(-1)
+        for c in range(len(clips)):
+            out[c, b].copy_(window[c]).sub_(_MEAN).div_(_STD)
+    return out.view(-1, *out.shape[2:])
 
 
 def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,

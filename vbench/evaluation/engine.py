@@ -67,6 +67,7 @@ class EvalSettings:
     average: str | None = None
     batch_size: int = 1
     workers: int = 2
+    prefetch: int = 2  # batches each worker keeps ready: 4 was no faster (results/data-pipeline.md), twice the memory
     device: str = "auto"
     precision: str = "fp32"
     channels_last: bool = False
@@ -162,6 +163,9 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     dtype = resolve_precision(settings.precision)
     if settings.batch_size < 1 or settings.chunk < 1:
         raise VbenchError("--batch-size must be at least 1")
+    if settings.workers < 0 or settings.prefetch < 1:
+        raise VbenchError(f"--workers must be at least 0 and --prefetch at least 1 (got {settings.workers}, "
+                          f"{settings.prefetch})")
     check_fraction(settings.max_unreadable)
     views = _views(settings)
     fusion = _fusion(settings, views)
@@ -224,14 +228,16 @@ def _score_all(model, dataset, pending: list[int], store: ScoreStore, settings: 
                context: DistributedContext, device: torch.device, dtype: torch.dtype, on_progress, already: int,
                total: int) -> None:
     from vbench.data import collate
+    from vbench.data.memory import keep_freed_memory
 
+    keep_freed_memory()  # each item's views reuse the last one's memory instead of page-faulting anew
     shard = ShardSampler(pending, context.rank, context.world_size)
     largest = math.ceil(len(pending) / context.world_size) if pending else 0
     rounds = math.ceil(largest / settings.chunk) + 1  # every rank joins the same number of gathers
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=settings.batch_size, sampler=shard, collate_fn=collate,
         num_workers=settings.workers, pin_memory=device.type == "cuda",
-        persistent_workers=False, prefetch_factor=4 if settings.workers > 0 else None)
+        persistent_workers=False, prefetch_factor=settings.prefetch if settings.workers > 0 else None)
     buffer: list[dict] = []
     gathered_rounds = 0
     done = already

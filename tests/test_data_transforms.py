@@ -1,0 +1,70 @@
+"""The test views are the same tensors, to the last bit, as the straightforward implementation.
+
+``reference_views_for_test`` is ``views_for_test`` as it was before it was made fast
+(normalise whole frames, then copy view by view and frame by frame); the fast one must
+agree with it under ``torch.equal`` for every view preset, on landscape and portrait
+frames, including frames already at the short side (no resize).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vbench.data import transforms as T
+from vbench.data.sampling import sample_clips
+from vbench.data.views import VIEW_PRESETS
+
+
+def reference_views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
+                             crops: int) -> torch.Tensor:
+    x = T.normalise(T.resize_short_side(T.to_tensor(frames), short_side).contiguous())
+    h, w = x.shape[-2:]
+    boxes = T.crop_boxes(h, w, crop_size, crops)
+    out = torch.empty(len(clips) * len(boxes), 3, len(clips[0]), crop_size, crop_size)
+    for b, (top, left, mirrored) in enumerate(boxes):
+        cropped = x[:, :, top:top + crop_size, left:left + crop_size]
+        if mirrored:
+            cropped = cropped.flip(-1)
+        for c, clip in enumerate(clips):
+            target = out[c * len(boxes) + b]
+            for t, row in enumerate(clip):
+                target[:, t] = cropped[row]
+    return out
+
+
+def _rows(spec, num_frames: int) -> tuple[list[int], list[list[int]]]:
+    """Unique frame indices and each clip's rows into them, as ``VideoDataset._load`` builds them."""
+    clips = sample_clips(num_frames, frames=spec.frames, clips=spec.clips, sampling=spec.sampling,
+                         interval=spec.frame_interval, train=False, rng=None)
+    unique = sorted({i for clip in clips for i in clip})
+    row = {frame: position for position, frame in enumerate(unique)}
+    return unique, [[row[i] for i in clip] for clip in clips]
+
+
+@pytest.mark.parametrize("preset", sorted(VIEW_PRESETS))
+@pytest.mark.parametrize("height,width", [(240, 320), (320, 240), (256, 300), (180, 180)])
+def test_views_for_test_bit_identical_to_reference(preset, height, width):
+    spec = VIEW_PRESETS[preset].spec
+    unique, rows = _rows(spec, num_frames=90)
+    rng = np.random.default_rng(height * 1000 + width)
+    video = rng.integers(0, 256, size=(90, height, width, 3), dtype=np.uint8)
+    frames = video[unique]
+    sizes = dict(short_side=spec.short_side, crop_size=spec.crop_size, crops=spec.crops)
+    fast = T.views_for_test(frames, rows, **sizes)
+    expected = reference_views_for_test(frames, rows, **sizes)
+    assert fast.shape == expected.shape == (spec.views, 3, spec.frames, spec.crop_size, spec.crop_size)
+    assert fast.dtype == expected.dtype == torch.float32
+    assert fast.is_contiguous()
+    assert torch.equal(fast, expected)
+
+
+def test_views_for_test_repeated_rows_and_mirrors():
+    """Clips that share and repeat frames (a short video) and 10 crops with mirrors."""
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 256, size=(3, 200, 260, 3), dtype=np.uint8)
+    rows = [[0, 0, 1, 2], [2, 2, 2, 1]]
+    fast = T.views_for_test(frames, rows, short_side=128, crop_size=112, crops=10)
+    assert torch.equal(fast, reference_views_for_test(frames, rows, short_side=128, crop_size=112, crops=10))
+    assert torch.equal(fast[1], fast[0].flip(-1))  # the centre-left corner's mirror is its flipped image
