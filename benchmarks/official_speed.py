@@ -92,7 +92,7 @@ def _tcp(tsm: bool):
 def _ean_bqn(method: str):
     def build(checkout, quick):
         from ean_bqn_official import pair
-        return pair(method, str(checkout), size=(112 if method == "ean" else 128) if quick else None)
+        return pair(method, str(checkout))  # EAN's patch split and BQN's filters take their own sizes only
     return build
 
 
@@ -252,8 +252,8 @@ def render_markdown(record: dict) -> str:
         lines.append(f"| {row['name']} | {row['official']} | {row['inputs']} | {row['runs']} | "
                      f"{row['vbench_ms']:.1f} | {row['official_ms']:.1f} | {row['ratio']:.3f} | {shown} | "
                      f"{share} | {row['max_logit_diff']:.2g} | {row['stopped']} |")
-    for skipped in record.get("skipped", []):
-        lines.append(f"\nSkipped {skipped['name']}: {skipped['why']}")
+    if record.get("skipped"):
+        lines += ["", "Not measured:", ""] + [f"- {row['name']}: {row['why']}" for row in record["skipped"]]
     return "\n".join(lines) + "\n"
 
 
@@ -334,7 +334,7 @@ def main() -> None:
         try:
             result = measure(spec, checkout, rule, args.quick)
         except Exception as error:  # one broken official build must not cost the other pairs' figures
-            why = f"failed: {type(error).__name__}: {error}"
+            why = f"failed: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
             print(f"{spec.name}: {why}", flush=True)
             record["skipped"].append({"name": spec.name, "why": why})
             continue

@@ -110,7 +110,7 @@ def test_table_shows_each_pair_the_load_and_the_skips(speed):
     row = next(line for line in table.splitlines() if line.startswith("| tsm_r50"))
     assert row == ("| tsm_r50 | TSM repo | 1x3x8x224x224 | 12 | 301.2 | 310.0 | 0.972 | 0.950 - 0.990 | 0.97 "
                    "| 1.2e-06 | interval within +-0.03 |")
-    assert "Skipped tea_r50: no checkout" in table and "Quick run" not in table
+    assert "- tea_r50: no checkout" in table and "Quick run" not in table
     assert "Quick run" in speed.render_markdown({**record, "quick": True})
 
 
