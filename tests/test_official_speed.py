@@ -118,3 +118,23 @@ def test_every_pair_names_a_known_repository(speed):
     assert {spec.repository for spec in speed.PAIRS} - {None} == set(speed.REPOSITORIES)
     assert len({spec.name for spec in speed.PAIRS}) == len(speed.PAIRS) == 12
     assert not math.isfinite(speed.half_width(1.0, None))
+
+
+def test_official_imports_let_two_checkouts_ship_the_same_package(speed, tmp_path):
+    from _official import official_imports
+
+    for name in ("one", "two"):
+        package = tmp_path / name / "ops"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "models.py").write_text(f"WHO = {name!r}\n")
+    with official_imports(tmp_path / "one"):
+        from ops import models as first
+    with official_imports(tmp_path / "two"):
+        from ops import models as second
+    assert (first.WHO, second.WHO) == ("one", "two")
+    assert "ops" not in sys.modules and "ops.models" not in sys.modules
+    assert str((tmp_path / "two").resolve()) not in sys.path
+    with pytest.raises(SystemExit, match="official checkout not found"):
+        with official_imports(tmp_path / "missing"):
+            pass
