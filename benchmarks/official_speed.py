@@ -227,8 +227,8 @@ def render_markdown(record: dict) -> str:
     lines = [
         "# vbench against the official implementations: CPU latency",
         "",
-        f"Measured {record['date']} on {machine['cpu']} ({machine['cpu_count']} logical CPUs, "
-        f"torch {machine['torch']}, {machine['threads']} torch threads), vbench {machine['git_rev']}"
+        f"Measured {record['date']} on {machine['cpu']}, {machine['cpu_count']} logical CPUs, "
+        f"torch {machine['torch']}, vbench {machine['git_rev']}"
         f"{' (dirty tree)' if machine.get('dirty') else ''}, by `{record['command']}`.",
         "",
         f"Load: 1-minute load average {load['before']['loadavg_1m']} before, {load['after']['loadavg_1m']} after; "
@@ -282,10 +282,10 @@ def measure(spec: PairSpec, checkout: Path | None, rule: StoppingRule, quick: bo
 
 def machine_description() -> dict:
     from vbench.environment import provenance
-    from vbench.runtime.device import _cpu_model
+    from vbench.runtime.device import device_name
 
     stamp = provenance()
-    return {"cpu": _cpu_model(), "cpu_count": stamp["cpu_count"], "platform": platform.platform(),
+    return {"cpu": device_name(torch.device("cpu")), "cpu_count": stamp["cpu_count"], "platform": platform.platform(),
             "torch": stamp["torch"], "python": stamp["python"], "git_rev": stamp["git_rev"], "dirty": stamp["dirty"],
             "threads": torch.get_num_threads()}
 

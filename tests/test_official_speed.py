@@ -96,7 +96,7 @@ def test_result_summary_takes_the_median_of_per_round_ratios(speed):
 def test_table_shows_each_pair_the_load_and_the_skips(speed):
     record = {
         "date": "2026-12-02T12:00:00+00:00", "command": "python benchmarks/official_speed.py", "quick": False,
-        "machine": {"cpu": "Test CPU", "cpu_count": 2, "torch": "2.5", "threads": 2, "git_rev": "abc", "dirty": False},
+        "machine": {"cpu": "Test CPU (2 threads)", "cpu_count": 2, "torch": "2.5", "threads": 2, "git_rev": "abc", "dirty": False},
         "rule": {"min_rounds": 9, "max_rounds": 60, "half_width": 0.03, "budget_s": 240.0, "confidence": 0.95},
         "load": {"before": {"loadavg_1m": 0.5, "matmul_gmacs": 40.0}, "after": {"loadavg_1m": 0.7, "matmul_gmacs": 39.0}},
         "pairs": [{"name": "tsm_r50", "official": "TSM repo", "inputs": "1x3x8x224x224", "runs": 12,
@@ -105,7 +105,7 @@ def test_table_shows_each_pair_the_load_and_the_skips(speed):
         "skipped": [{"name": "tea_r50", "why": "no checkout of tea-action-recognition"}],
     }
     table = speed.render_markdown(record)
-    assert "2026-12-02T12:00:00+00:00" in table and "Test CPU" in table and "2 torch threads" in table
+    assert "2026-12-02T12:00:00+00:00" in table and "Test CPU (2 threads), 2 logical CPUs" in table
     assert "load average 0.5 before, 0.7 after" in table and "40.0 GMAC/s before" in table
     row = next(line for line in table.splitlines() if line.startswith("| tsm_r50"))
     assert row == ("| tsm_r50 | TSM repo | 1x3x8x224x224 | 12 | 301.2 | 310.0 | 0.972 | 0.950 - 0.990 | 0.97 "
