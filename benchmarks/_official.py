@@ -7,7 +7,8 @@ import io
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,6 +24,48 @@ def import_official(checkout: str | Path):
     if not Path(path).is_dir():
         raise SystemExit(f"official checkout not found: {path}")
     sys.path.insert(0, path)
+
+
+@dataclass
+class Pair:
+    """An official model and vbench's, same weights, each with its own copy of the same input.
+
+    ``official`` and ``vbench`` run one forward pass and return logits; ``inputs`` says
+    what the clip is (e.g. ``1x3x8x224x224``); ``models`` keeps the two modules for a
+    script's further figures (counts, a head alone)."""
+
+    name: str
+    official: Callable[[], torch.Tensor]
+    vbench: Callable[[], torch.Tensor]
+    inputs: str
+    max_logit_diff: float
+    models: dict[str, object] = field(default_factory=dict, repr=False)
+
+
+def shape_text(x: torch.Tensor) -> str:
+    return "x".join(map(str, x.shape))
+
+
+@contextlib.contextmanager
+def official_imports(checkout: str | Path) -> Iterator[Path]:
+    """Import from an official checkout for the time of a build, then forget its modules.
+
+    Several checkouts ship top-level packages of the same name (``ops``, ``models``,
+    ``src``); dropping the ones a checkout brought lets the next checkout's import its own.
+    The built models keep their classes alive."""
+    path = Path(checkout).resolve()
+    if not path.is_dir():
+        raise SystemExit(f"official checkout not found: {path}")
+    before = set(sys.modules)
+    sys.path.insert(0, str(path))
+    try:
+        yield path
+    finally:
+        sys.path.remove(str(path))
+        for name in set(sys.modules) - before:
+            top = name.split(".")[0]
+            if (path / top).exists() or (path / f"{top}.py").exists():
+                del sys.modules[name]
 
 
 @contextlib.contextmanager

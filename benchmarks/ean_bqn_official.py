@@ -29,6 +29,8 @@ from torch import nn
 import vbench
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict
 
+from _official import Pair, official_imports, shape_text
+
 
 def randomise(model: nn.Module, calibration: torch.Tensor, seed: int = 0) -> None:
     """Random parameters; BN statistics measured on ``calibration`` so activations stay O(1)."""
@@ -58,9 +60,9 @@ class OfficialEAN(nn.Module):
 
     def __init__(self, checkout: str, segments: int, num_classes: int):
         super().__init__()
-        sys.path.insert(0, checkout)
-        module = __import__("EAN_16f" if segments == 16 else "EAN_8f")
-        self.base_model = module.resnet50(pretrained=False, num_segments=segments)
+        with official_imports(checkout):
+            module = __import__("EAN_16f" if segments == 16 else "EAN_8f")
+            self.base_model = module.resnet50(pretrained=False, num_segments=segments)
         self.base_model.fc = nn.Dropout(0.5)
         self.new_fc = nn.Linear(2048, num_classes)
 
@@ -75,16 +77,16 @@ class OfficialBQN(nn.Module):
 
     def __init__(self, checkout: str, segments: int, num_classes: int):
         super().__init__()
-        sys.path.insert(0, checkout)
-        import ops
+        with official_imports(checkout):
+            import ops
 
-        sys.modules["ops.depthwise_conv"] = ops.depthwise_conv = types.ModuleType("ops.depthwise_conv")
-        from src import bqn_resnet_reverse
+            sys.modules["ops.depthwise_conv"] = ops.depthwise_conv = types.ModuleType("ops.depthwise_conv")
+            from src import bqn_resnet_reverse
 
-        bqn_resnet_reverse.DuoPath.count = 0  # the block counter that sets the laterals' parity
-        self.segments = segments
-        self.base_model = bqn_resnet_reverse.resnet50(
-            pretrained=False, num_classes=num_classes, dropout=0.5, data_length=3, num_segments=segments)
+            bqn_resnet_reverse.DuoPath.count = 0  # the block counter that sets the laterals' parity
+            self.segments = segments
+            self.base_model = bqn_resnet_reverse.resnet50(
+                pretrained=False, num_classes=num_classes, dropout=0.5, data_length=3, num_segments=segments)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, h, w = x.shape
@@ -92,7 +94,9 @@ class OfficialBQN(nn.Module):
         return self.base_model(frames).view(n, self.segments, -1).mean(1)
 
 
-def compare(method: str, checkout: str, segments: int, repeats: int, size: int) -> None:
+def pair(method: str, checkout: str, segments: int = 8, size: int | None = None) -> Pair:
+    """EAN or BQN: the official model (random weights, calibrated BN) and vbench's loaded strictly from it."""
+    size = size or (224 if method == "ean" else 256)
     torch.manual_seed(0)
     classes = 174
     if method == "ean":
@@ -108,6 +112,15 @@ def compare(method: str, checkout: str, segments: int, repeats: int, size: int) 
     x = torch.randn(1, 3, frames, size, size)
     with torch.no_grad():
         reference, mine = official(x), ours(x)
+    return Pair(name, lambda: official(x), lambda: ours(x), shape_text(x), (reference - mine).abs().max().item(),
+                models={"official": official, "vbench": ours, "report": report, "x": x,
+                        "logit_scale": reference.abs().max().item()})
+
+
+def compare(method: str, checkout: str, segments: int, repeats: int, size: int) -> None:
+    built = pair(method, checkout, segments, size)
+    official, ours, x = built.models["official"], built.models["vbench"], built.models["x"]
+    with torch.no_grad():
         exact = (official.double()(x.double()) - ours.double()(x.double())).abs().max().item()
         official.float(), ours.float()
         times: dict[str, list[float]] = {"official": [], "vbench": []}
@@ -116,10 +129,10 @@ def compare(method: str, checkout: str, segments: int, repeats: int, size: int) 
                 start = time.perf_counter()
                 model(x)
                 times[label].append(time.perf_counter() - start)
-    print(f"{name}: {segments} segments, input {tuple(x.shape)}, {torch.get_num_threads()} threads; "
-          f"converter: {report.summary()}")
-    print(f"logits: max |official - vbench| = {(reference - mine).abs().max().item():.3g} "
-          f"(logit scale {reference.abs().max().item():.3g}); in float64: {exact:.3g}")
+    print(f"{built.name}: {segments} segments, input {tuple(x.shape)}, {torch.get_num_threads()} threads; "
+          f"converter: {built.models['report'].summary()}")
+    print(f"logits: max |official - vbench| = {built.max_logit_diff:.3g} "
+          f"(logit scale {built.models['logit_scale']:.3g}); in float64: {exact:.3g}")
     for label, values in times.items():
         print(f"{label:9s} median {statistics.median(values) * 1e3:8.0f} ms over {repeats} runs "
               f"(min {min(values) * 1e3:.0f}, max {max(values) * 1e3:.0f})")

@@ -30,6 +30,8 @@ from torch import nn
 import vbench
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict
 
+from _official import Pair, official_imports, shape_text
+
 
 def _namespace(value):
     if isinstance(value, dict):
@@ -38,19 +40,19 @@ def _namespace(value):
 
 
 def official_model(checkout: Path, depth: int, frames: int, size: int, classes: int) -> nn.Module:
-    sys.path.insert(0, str(checkout))
-    try:
-        import einops  # noqa: F401
-    except ImportError:
-        sys.modules["einops"] = types.SimpleNamespace(rearrange=None, repeat=None)
-    from tadaconv.models.base.models import BaseVideoModel
+    with official_imports(checkout):
+        try:
+            import einops  # noqa: F401
+        except ImportError:
+            sys.modules["einops"] = types.SimpleNamespace(rearrange=None, repeat=None)
+        from tadaconv.models.base.models import BaseVideoModel
 
-    config = yaml.safe_load((checkout / "configs/pool/backbone/tada2d.yaml").read_text())
-    config["VIDEO"]["BACKBONE"]["DEPTH"] = depth
-    config["VIDEO"]["HEAD"].update(NUM_CLASSES=classes, DROPOUT_RATE=0.5)
-    config.update(BN={"MOMENTUM": 0.1, "EPS": 1e-5, "FREEZE": False}, VISUALIZATION={"ENABLE": False},
-                  DATA={"TRAIN_CROP_SIZE": size, "NUM_INPUT_FRAMES": frames})
-    model = BaseVideoModel(_namespace(config)).eval()
+        config = yaml.safe_load((Path(checkout) / "configs/pool/backbone/tada2d.yaml").read_text())
+        config["VIDEO"]["BACKBONE"]["DEPTH"] = depth
+        config["VIDEO"]["HEAD"].update(NUM_CLASSES=classes, DROPOUT_RATE=0.5)
+        config.update(BN={"MOMENTUM": 0.1, "EPS": 1e-5, "FREEZE": False}, VISUALIZATION={"ENABLE": False},
+                      DATA={"TRAIN_CROP_SIZE": size, "NUM_INPUT_FRAMES": frames})
+        model = BaseVideoModel(_namespace(config)).eval()
     model.head.activation = nn.Identity()  # logits, not the eval-time softmax
     return model
 
@@ -93,6 +95,23 @@ def interleaved_latency(models: dict[str, nn.Module], x: torch.Tensor, rounds: i
     return {name: statistics.median(values) * 1e3 for name, values in times.items()}
 
 
+def pair(checkout: Path, frames: int = 8, size: int = 256, depth: int = 50, classes: int = 400) -> Pair:
+    """The official TAda2D (its own config, every tensor non-trivial) and ``tada2d_r50`` loaded through the converter."""
+    official = official_model(Path(checkout), depth, frames, size, classes)
+    x = torch.randn(1, 3, frames, size, size, generator=torch.Generator().manual_seed(1))
+    randomise(official, torch.randn(2, 3, frames, size, size, generator=torch.Generator().manual_seed(2)))
+    ours = vbench.create_model("tada2d_r50", num_classes=classes, num_frames=frames, depth=depth).eval()
+    converted = apply_checkpoint_filter(official.state_dict(), ours)
+    report = load_state_dict(ours, converted, strict=True)
+    with torch.inference_mode():
+        reference, _ = official(x)
+        logits = ours(x)
+    return Pair("tada2d_r50", lambda: official(x)[0], lambda: ours(x), shape_text(x),
+                (reference - logits).abs().max().item(),
+                models={"official": official, "vbench": ours, "report": report, "x": x,
+                        "logit_scale": reference.abs().max().item()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkout", type=Path)
@@ -103,20 +122,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
 
-    official = official_model(args.checkout, args.depth, args.frames, args.size, args.classes)
-    x = torch.randn(1, 3, args.frames, args.size, args.size, generator=torch.Generator().manual_seed(1))
-    randomise(official, torch.randn(2, 3, args.frames, args.size, args.size, generator=torch.Generator().manual_seed(2)))
-    ours = vbench.create_model("tada2d_r50", num_classes=args.classes, num_frames=args.frames,
-                               depth=args.depth).eval()
-    converted = apply_checkpoint_filter(official.state_dict(), ours)
-    report = load_state_dict(ours, converted, strict=True)
-    print(f"converter: {report.summary()} (official tensors: {len(official.state_dict())})")
-
-    with torch.inference_mode():
-        reference, _ = official(x)
-        logits = ours(x)
-    print(f"max |logit difference|: {(reference - logits).abs().max().item():.2e} "
-          f"(logit scale {reference.abs().max().item():.2f})")
+    built = pair(args.checkout, args.frames, args.size, args.depth, args.classes)
+    official, ours, x = built.models["official"], built.models["vbench"], built.models["x"]
+    print(f"converter: {built.models['report'].summary()} (official tensors: {len(official.state_dict())})")
+    print(f"max |logit difference|: {built.max_logit_diff:.2e} "
+          f"(logit scale {built.models['logit_scale']:.2f})")
 
     ms = interleaved_latency({"official": lambda v: official(v)[0], "vbench": ours}, x, args.rounds)
     print(f"latency, {args.frames}x{args.size}x{args.size}, batch 1, {torch.get_num_threads()} threads, "

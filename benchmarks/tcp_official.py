@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from _official import dispatch_gmacs, import_official, interleaved_medians, official_checkpoint, quiet, randomize_
+from _official import (Pair, dispatch_gmacs, interleaved_medians, official_checkpoint, official_imports, quiet,
+                       randomize_, shape_text)
 
 import vbench
 from vbench.models import load_checkpoint
@@ -56,6 +57,35 @@ def add_residual_shift(official: nn.Module, num_frames: int) -> None:
             block.conv1 = TemporalShift(block.conv1, n_segment=num_frames, n_div=8)
 
 
+def pair(official_path: str, tsm: bool = False, frames: int = 8, size: int = 224) -> Pair:
+    """The official TCP network (on TSN, or TSM with the official shift) and vbench's loaded from its checkpoint."""
+    if (frames // 2) % 2:
+        raise SystemExit("the official temporal conv (k = T//2 + 1, padding (k-1)//2) keeps the clip length "
+                         "only for odd k: use 4, 8, 16... frames")
+    with official_imports(official_path), quiet():
+        from ops.models import TSN
+
+        official = TSN(400, frames, "RGB", base_model="resnet50", dropout=0.5, TCP=True, TCP_dim=128,
+                       TCP_ch=True, TCP_sp=True, TCP_1d=True)
+        if tsm:
+            add_residual_shift(official, frames)
+    official.eval()  # its train() override returns None
+    fix_temporal_conv_padding(official)
+    randomize_(official)
+    name = "tcp_tsm_r50" if tsm else "tcp_tsn_r50"
+    model = vbench.create_model(name, num_frames=frames).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = load_checkpoint(model, official_checkpoint(official, Path(tmp) / "official.pth.tar"))
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, frames, size, size)
+    stacked = x.transpose(1, 2).reshape(1, 3 * frames, size, size)  # the TSN code's layout
+    with torch.inference_mode():
+        ours, theirs = model(x), official(stacked)
+    return Pair(name, lambda: official(stacked), lambda: model(x), shape_text(x), (ours - theirs).abs().max().item(),
+                models={"official": official, "vbench": model, "report": report, "x": x, "stacked": stacked,
+                        "logit_scale": theirs.abs().max().item()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("official")
@@ -64,33 +94,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    if (args.frames // 2) % 2:
-        raise SystemExit("the official temporal conv (k = T//2 + 1, padding (k-1)//2) keeps the clip length "
-                         "only for odd k: use 4, 8, 16... frames")
-    import_official(args.official)
-    from ops.models import TSN
-
-    with quiet():
-        official = TSN(400, args.frames, "RGB", base_model="resnet50", dropout=0.5, TCP=True, TCP_dim=128,
-                       TCP_ch=True, TCP_sp=True, TCP_1d=True)
-        if args.tsm:
-            add_residual_shift(official, args.frames)
-    official.eval()  # its train() override returns None
-    fix_temporal_conv_padding(official)
-    randomize_(official)
-    name = "tcp_tsm_r50" if args.tsm else "tcp_tsn_r50"
-    model = vbench.create_model(name, num_frames=args.frames).eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        report = load_checkpoint(model, official_checkpoint(official, Path(tmp) / "official.pth.tar"))
-    print(f"{name}: {report.summary()}")
-
-    torch.manual_seed(0)
-    x = torch.randn(1, 3, args.frames, args.size, args.size)
-    stacked = x.transpose(1, 2).reshape(1, 3 * args.frames, args.size, args.size)  # the TSN code's layout
-    with torch.inference_mode():
-        ours, theirs = model(x), official(stacked)
-    difference = (ours - theirs).abs().max().item()
-    print(f"logits: max |vbench - official| = {difference:.2e} (max |logit| {theirs.abs().max().item():.3g})")
+    built = pair(args.official, args.tsm, args.frames, args.size)
+    official, model = built.models["official"], built.models["vbench"]
+    x, stacked = built.models["x"], built.models["stacked"]
+    print(f"{built.name}: {built.models['report'].summary()}")
+    print(f"logits: max |vbench - official| = {built.max_logit_diff:.2e} "
+          f"(max |logit| {built.models['logit_scale']:.3g})")
 
     times = interleaved_medians({"official": lambda: official(stacked), "vbench": lambda: model(x)}, args.rounds)
     print(f"CPU latency, {torch.get_num_threads()} threads, 1x3x{args.frames}x{args.size}x{args.size}, "

@@ -29,6 +29,7 @@ import vbench  # noqa: E402
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict, unwrap_state_dict  # noqa: E402
 
 from _compare import interleaved_medians  # noqa: E402
+from _official import Pair, shape_text  # noqa: E402
 
 _MISSING_COMMA = "res2net50_26w_4s-06e79181.pth'\n"
 
@@ -82,6 +83,24 @@ def randomise(model: nn.Module, example: torch.Tensor) -> None:
         model.eval()
 
 
+def pair(checkout: Path, frames: int = 8, size: int = 224, classes: int = 174) -> Pair:
+    """The official TEA (random weights, calibrated BN) and ``tea_r50`` loaded from its saved state dict."""
+    torch.manual_seed(0)
+    official = OfficialTEA(load_official_module(Path(checkout), frames), frames, classes)
+    video = torch.randn(1, 3, frames, size, size)
+    official_input = video.transpose(1, 2).reshape(1, frames * 3, size, size)
+    randomise(official, official_input)
+    ours = vbench.create_model("tea_r50", num_classes=classes, num_frames=frames).eval()
+    saved = {"epoch": 1, "state_dict": {f"module.{k}": v for k, v in official.state_dict().items()}}  # main.py's form
+    report = load_state_dict(ours, apply_checkpoint_filter(unwrap_state_dict(saved), ours))
+    with torch.inference_mode():
+        expected = official(official_input)
+        difference = (ours(video) - expected).abs().max().item()
+    return Pair("tea_r50", lambda: official(official_input), lambda: ours(video), shape_text(video), difference,
+                models={"official": official, "vbench": ours, "report": report, "expected": expected,
+                        "official_input": official_input})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkout", type=Path, help="a checkout of Phoenix1327/tea-action-recognition")
@@ -92,25 +111,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed forward passes per model per round")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
-    torch.manual_seed(0)
     torch.set_num_threads(args.threads)
 
-    official = OfficialTEA(load_official_module(args.checkout, args.frames), args.frames, args.classes)
-    video = torch.randn(1, 3, args.frames, args.size, args.size)
-    official_input = video.transpose(1, 2).reshape(1, args.frames * 3, args.size, args.size)
-    randomise(official, official_input)
-    ours = vbench.create_model("tea_r50", num_classes=args.classes, num_frames=args.frames).eval()
-    saved = {"epoch": 1, "state_dict": {f"module.{k}": v for k, v in official.state_dict().items()}}  # main.py's form
-    report = load_state_dict(ours, apply_checkpoint_filter(unwrap_state_dict(saved), ours))
-    print(f"converter: {report.summary()}")
+    built = pair(args.checkout, args.frames, args.size, args.classes)
+    official, expected = built.models["official"], built.models["expected"]
+    print(f"converter: {built.models['report'].summary()}")
 
     with torch.inference_mode():
-        expected = official(official_input)
-        difference = (ours(video) - expected).abs().max().item()
-        spread = (official(torch.randn_like(official_input)) - expected).abs().max().item()
-        print(f"max |logit difference| = {difference:.3g} (float32, {args.frames}x{args.size}x{args.size}; "
+        spread = (official(torch.randn_like(built.models["official_input"])) - expected).abs().max().item()
+        print(f"max |logit difference| = {built.max_logit_diff:.3g} (float32, {args.frames}x{args.size}x{args.size}; "
               f"max |logit| {expected.abs().max().item():.3g}, change of logits with another input {spread:.3g})")
-    medians = interleaved_medians({"official": lambda: official(official_input), "vbench": lambda: ours(video)},
+    medians = interleaved_medians({"official": built.official, "vbench": built.vbench},
                                   rounds=args.rounds * args.runs)
     print(f"CPU latency, batch 1, {args.threads} threads, median of {args.rounds * args.runs} alternating runs: "
           f"official {medians['official'] * 1e3:.1f} ms, vbench {medians['vbench'] * 1e3:.1f} ms")
