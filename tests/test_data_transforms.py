@@ -68,3 +68,31 @@ def test_views_for_test_repeated_rows_and_mirrors():
     fast = T.views_for_test(frames, rows, short_side=128, crop_size=112, crops=10)
     assert torch.equal(fast, reference_views_for_test(frames, rows, short_side=128, crop_size=112, crops=10))
     assert torch.equal(fast[1], fast[0].flip(-1))  # the centre-left corner's mirror is its flipped image
+
+
+def test_views_take_the_models_own_normalisation():
+    """R(2+1)D's and torchvision's video weights expect Kinetics statistics, not ImageNet's."""
+    from vbench.models import model_info
+
+    frames = np.random.default_rng(0).integers(0, 256, (4, 40, 48, 3), dtype=np.uint8)
+    info = model_info("tv_r2plus1d_18")
+    assert info.mean != T.IMAGENET_MEAN
+    views = T.views_for_test(frames, [[0, 1, 2, 3]], short_side=40, crop_size=40, crops=1, mean=info.mean,
+                             std=info.std)
+    expected = (torch.from_numpy(frames[:, :, 4:44]).permute(3, 0, 1, 2).float() / 255
+                - torch.tensor(info.mean).view(3, 1, 1, 1)) / torch.tensor(info.std).view(3, 1, 1, 1)
+    assert torch.allclose(views[0], expected, atol=1e-5)
+    imagenet = T.views_for_test(frames, [[0, 1, 2, 3]], short_side=40, crop_size=40, crops=1)
+    assert not torch.allclose(views, imagenet, atol=1e-2)
+
+
+def test_a_dataset_built_for_a_model_normalises_with_its_statistics_and_says_so(tmp_path):
+    import vbench
+    from vbench.data import build_dataset
+
+    info = vbench.model_info("tv_r2plus1d_18")
+    options = {"videos_per_class": 1, "size": 16}
+    kinetics = build_dataset("synthetic", subset="test", frames=2, mean=info.mean, std=info.std, **options)
+    imagenet = build_dataset("synthetic", subset="test", frames=2, **options)
+    assert kinetics.describe()["mean"] == info.mean and "mean" not in imagenet.describe()
+    assert not torch.equal(kinetics[0]["video"], imagenet[0]["video"])

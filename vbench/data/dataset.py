@@ -69,7 +69,8 @@ class VideoDataset(torch.utils.data.Dataset):
     """Decoded, sampled and transformed videos of one split (see the module docstring)."""
 
     def __init__(self, index: DatasetIndex, views: ViewSpec | None = None, *, train: bool = False, seed: int = 0,
-                 decoder: str = "pyav", train_crop: str = "multiscale", flip: str | None = None):
+                 decoder: str = "pyav", train_crop: str = "multiscale", flip: str | None = None,
+                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None):
         check_decoder(decoder)
         if train_crop not in T.TRAIN_CROPS:
             raise VbenchError(f"unknown training crop '{train_crop}'; choose one of {', '.join(T.TRAIN_CROPS)}")
@@ -83,6 +84,8 @@ class VideoDataset(torch.utils.data.Dataset):
         self.train, self.seed, self.decoder = train, seed, decoder
         self.train_crop, self.flip = train_crop, flip
         self.epoch = 0
+        # the input statistics the model's weights expect (ModelInfo.mean/std); ImageNet's by default
+        self.mean, self.std = tuple(mean or T.IMAGENET_MEAN), tuple(std or T.IMAGENET_STD)
         self._mirror_label = self._flip_map() if flip == "swap" else None
 
     # what eval/train need to know
@@ -123,7 +126,10 @@ class VideoDataset(torch.utils.data.Dataset):
         return {"dataset": self.index.name, "split": self.index.split, "subset": self.index.subset,
                 "classes": self.num_classes, "videos": len(self), "missing": len(self.index.missing),
                 "list_sha1": self.list_hash(), "views": self.views.as_dict(), "train": self.train,
-                "flip": self.flip if self.train else None, "decoder": self.decoder}
+                "flip": self.flip if self.train else None, "decoder": self.decoder,
+                # named only where not ImageNet's, so that the ids of earlier runs stay valid
+                **({"mean": self.mean, "std": self.std}
+                   if (self.mean, self.std) != (T.IMAGENET_MEAN, T.IMAGENET_STD) else {})}
 
     def rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng((self.seed, self.epoch, index))
@@ -162,11 +168,12 @@ class VideoDataset(torch.utils.data.Dataset):
         rows = [[row[i] for i in clip] for clip in clips]
         v = self.views
         if not self.train:
-            return T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops,
-                                    three_crop=v.three_crop, resize=v.resize), record.label
+            views = T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops,
+                                     three_crop=v.three_crop, resize=v.resize, mean=self.mean, std=self.std)
+            return views, record.label
         mirrored = self.flip != "none" and bool(rng.random() < 0.5)
         video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
-                             mirrored=mirrored, rng=rng)
+                             mirrored=mirrored, rng=rng, mean=self.mean, std=self.std)
         label = record.label
         if mirrored and self._mirror_label is not None:
             label = self._mirror_label.get(label, label)
@@ -227,18 +234,20 @@ def _stack(videos: list[torch.Tensor]) -> torch.Tensor:
 def build_dataset(name: str, root: str | Path | None = None, split: int | None = None, subset: str = "test", *,
                   frames: int | None = None, views: ViewSpec | str | None = None, sampling: str | None = None,
                   train: bool | None = None, seed: int = 0, decoder: str = "pyav", train_crop: str = "multiscale",
-                  flip: str | None = None, **dataset_options: Any) -> VideoDataset:
+                  flip: str | None = None, mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
+                  **dataset_options: Any) -> VideoDataset:
     """A ready Dataset of split ``split`` (1-based; None = the first) and ``subset`` of ``name``.
 
     ``views``: a ViewSpec or a preset name (``vbench.data.VIEW_PRESETS``; default ``1x1``);
     ``frames`` and ``sampling`` override it. ``train`` defaults to ``subset == "train"``
     and gives one randomly cropped (``train_crop``), maybe mirrored view per video;
     ``flip`` is "random", "none" or "swap" (mirror and swap left/right classes; default:
-    the dataset's usual recipe). Other keywords go to the dataset module (its options:
-    ``dataset_info(name).options``).
+    the dataset's usual recipe). ``mean``/``std``: the normalisation the model expects
+    (``model_info(name).mean``; ImageNet's when None). Other keywords go to the dataset module
+    (its options: ``dataset_info(name).options``).
     """
     spec = resolve_views(views, frames=frames, sampling=sampling)
     index = index_dataset(name, root, split, subset, views=spec, **dataset_options)
     return VideoDataset(index, spec, train=subset == "train" if train is None else train, seed=seed,
-                        decoder=decoder, train_crop=train_crop, flip=flip)
+                        decoder=decoder, train_crop=train_crop, flip=flip, mean=mean, std=std)
 

@@ -19,6 +19,7 @@ then resized to the crop size; ``random_resized`` is torchvision's RandomResized
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -30,8 +31,12 @@ from vbench.errors import VbenchError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TRAIN_CROPS = ("multiscale", "random_resized")
-_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1) * 255
-_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1, 1) * 255
+
+
+@functools.lru_cache(maxsize=8)
+def _statistics(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (3, 1, 1, 1) mean and std on the uint8 scale, made once per pair."""
+    return torch.tensor(mean).view(3, 1, 1, 1) * 255, torch.tensor(std).view(3, 1, 1, 1) * 255
 
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -93,16 +98,21 @@ def crop_boxes(height: int, width: int, size: int, crops: int,
     return [(t, l, m) for t, l in corners for m in (False, True)]
 
 
-def normalise(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(N, 3, H, W)`` (or ``(3, T, H, W)``) -> float normalised with ImageNet mean and std."""
+def normalise(frames: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN,
+              std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` (or ``(3, T, H, W)``) -> float normalised with ``mean`` and ``std``
+    (RGB in [0, 1]: the statistics the model's weights expect, ImageNet's by default)."""
     shape = (1, 3, 1, 1) if frames.dim() == 4 and frames.shape[1] == 3 else (3, 1, 1, 1)
+    mean_t, std_t = _statistics(tuple(mean), tuple(std))
     out = frames.float()  # one contiguous copy, then in place
-    return out.sub_(_MEAN.view(shape)).div_(_STD.view(shape))
+    return out.sub_(mean_t.view(shape)).div_(std_t.view(shape))
 
 
 def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
-                   crops: int, three_crop: str = "long-side", resize: str = "pil") -> torch.Tensor:
-    """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``.
+                   crops: int, three_crop: str = "long-side", resize: str = "pil",
+                   mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
+    """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``, normalised with
+    ``mean`` and ``std``.
 
     The time goes into writing the float output (30 views of 256x256 are 190 MB), so
     everything before that stays uint8: each frame is resized once, the clips' frames are
@@ -123,12 +133,13 @@ def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: in
         pixels = torch.from_numpy(np.take(pixels.numpy(), rows.ravel(), axis=0))
     gathered = pixels.reshape(*rows.shape, h, w, 3).permute(0, 4, 1, 2, 3)
     out = torch.empty(len(clips), len(boxes), 3, rows.shape[1], crop_size, crop_size)
+    mean_t, std_t = _statistics(tuple(mean), tuple(std))
     for b, (top, left, mirrored) in enumerate(boxes):
         window = gathered[..., top:top + crop_size, left:left + crop_size]  # (C, 3, T, S, S), no copy
         if mirrored:
             window = window.flip(-1)
         for c in range(len(clips)):
-            out[c, b].copy_(window[c]).sub_(_MEAN).div_(_STD)
+            out[c, b].copy_(window[c]).sub_(mean_t).div_(std_t)
     return out.view(-1, *out.shape[2:])
 
 
@@ -166,7 +177,8 @@ def random_resized_box(height: int, width: int, rng: np.random.Generator, scale=
 
 
 def train_view(frames: np.ndarray, *, short_side: int, crop_size: int, crop: str, mirrored: bool,
-               rng: np.random.Generator) -> torch.Tensor:
+               rng: np.random.Generator, mean: tuple[float, ...] = IMAGENET_MEAN,
+               std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
     """One training view ``(1, 3, T, S, S)`` of a clip's frames (in clip order)."""
     x = resize_short_side(to_tensor(frames), short_side)
     h, w = x.shape[-2:]
@@ -175,4 +187,4 @@ def train_view(frames: np.ndarray, *, short_side: int, crop_size: int, crop: str
     x = F.resize(x[..., top:top + ch, left:left + cw], [crop_size, crop_size], antialias=True)
     if mirrored:
         x = x.flip(-1)
-    return normalise(x).permute(1, 0, 2, 3).unsqueeze(0)
+    return normalise(x, mean, std).permute(1, 0, 2, 3).unsqueeze(0)

@@ -150,6 +150,7 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     from vbench.data import build_dataset
     from vbench.evaluation.reid_eval import evaluate_reid, is_reid_dataset
     from vbench.models import create_model, model_info
+    from vbench.models.registry import resolve_depth
     from vbench.runtime.device import device_name, resolve_device, resolve_precision
 
     entry = None
@@ -173,8 +174,10 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
     if context.enabled and device.type == "cuda":
         device = torch.device("cuda", context.local_rank)
     try:
+        expects = model_info(resolve_depth(settings.model, settings.depth))  # the input statistics of its weights
         dataset = build_dataset(settings.dataset, settings.root, settings.split, settings.subset, views=views,
-                                train=False, decoder=settings.decoder, **settings.dataset_options)
+                                train=False, decoder=settings.decoder, mean=expects.mean, std=expects.std,
+                                **settings.dataset_options)
         torch.manual_seed(settings.weights_seed)  # without a checkpoint, every process and run has the same weights
         model = create_model(settings.model, num_classes=dataset.num_classes, num_frames=views.frames,
                              depth=settings.depth)

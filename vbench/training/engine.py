@@ -242,10 +242,9 @@ def train(settings: TrainSettings, *, on_step: Callable[[dict], None] | None = N
         if steps_per_epoch == 0:
             raise VbenchError(f"the training set has {len(train_set)} videos, fewer than one batch of "
                               f"{settings.batch_size}: lower --batch-size")
-        state = TrainingState(model, optimizer, make_schedule(optimizer, settings.recipe, steps_per_epoch,
-                                                              settings.epochs),
-                              torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda"),
-                              step)
+        schedule = make_schedule(optimizer, settings.recipe, steps_per_epoch, settings.epochs)
+        scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16 and device.type == "cuda")
+        state = TrainingState(model, optimizer, schedule, scaler, step)
         wrapped = model
         if context.enabled:
             wrapped = torch.nn.parallel.DistributedDataParallel(
@@ -315,13 +314,16 @@ def _datasets(settings: TrainSettings):
     """The training set (a subset with ``limit_train``), the validation set, and how many
     validation videos are scored."""
     from vbench.data import build_dataset, resolve_views
+    from vbench.models.registry import model_info, resolve_depth
 
     short_side = settings.short_side or round(settings.size * 256 / 224)
     views = resolve_views(None, frames=settings.frames, short_side=short_side, crop_size=settings.size)
+    expects = model_info(resolve_depth(settings.model, settings.depth))  # the input statistics it is built for
+    stats = {"mean": expects.mean, "std": expects.std}
     train_set = build_dataset(settings.dataset, settings.root, settings.split, "train", views=views,
-                              train=True, seed=settings.seed, **settings.dataset_options)
+                              train=True, seed=settings.seed, **stats, **settings.dataset_options)
     val_set = build_dataset(settings.dataset, settings.root, settings.split, "test", views=views,
-                            train=False, **settings.dataset_options)
+                            train=False, **stats, **settings.dataset_options)
     val_total = len(val_set) if settings.limit_val is None else min(settings.limit_val, len(val_set))
     if settings.limit_train is not None:
         train_set = torch.utils.data.Subset(train_set, range(min(settings.limit_train, len(train_set))))
