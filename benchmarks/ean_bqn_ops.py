@@ -4,7 +4,7 @@
 
 - the 3-tap per-channel temporal filter (EAN's learnable shift, BQN's MBPM): the
   official permute + depthwise conv1d + permute, a grouped conv3d on the (N, C, T, H, W)
-  view, and vbench's three multiply-adds (vbench.models.temporal.time_conv);
+  view, and vbench's three multiply-adds (vbench.models.modules.time_conv);
 - EAN's 3x3x3 max-pool: one max_pool3d, or a 3x3 then a 3x1x1 pool (vbench).
 
 Each pair is checked equal before it is timed; the timings alternate and the median
@@ -19,7 +19,7 @@ import torch
 import torch.utils.benchmark as benchmark
 from torch.nn import functional as F
 
-from vbench.models.temporal.time_conv import temporal_conv3
+from vbench.models.modules.time_conv import temporal_conv3
 
 
 def conv1d_after_permute(x: torch.Tensor, weight: torch.Tensor, t: int) -> torch.Tensor:

@@ -27,8 +27,8 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vbench.models.temporal.channelwise import channelwise_temporal_conv, temporal_difference  # noqa: E402
-from vbench.models.temporal.stm import strided_max_pool  # noqa: E402
+from vbench.models.modules.channelwise import channelwise_temporal_conv, temporal_difference  # noqa: E402
+from vbench.models.modules.stm import strided_max_pool  # noqa: E402
 
 T = 8
 

@@ -9,7 +9,7 @@ vbench writes into an empty buffer and zeroes only the two boundary frames.
 import torch
 import torch.utils.benchmark as benchmark
 
-from vbench.models.temporal.shift import temporal_shift
+from vbench.models.modules.shift import temporal_shift
 
 
 def shift_zero_filled(x: torch.Tensor, num_frames: int, fold_div: int = 8) -> torch.Tensor:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 import vbench
 from vbench.data import build_dataset, collate, resolve_views
-from vbench.models.temporal.tada import CalibrationBranch
+from vbench.models.modules.tada import CalibrationBranch
 
 
 def training_clips(frames: int, size: int, videos_per_class: int, seed: int):

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 import torch.utils.benchmark as benchmark
 
-from vbench.models.temporal.tada import temporal_avg_pool
+from vbench.models.modules.tada import temporal_avg_pool
 
 
 def conv_grouped(x, alpha, weight, stride):

@@ -34,7 +34,7 @@ import torch
 from torch.nn import functional as F
 
 import vbench
-from vbench.models.temporal.tsi import CrossPerceptionTemporalIntegration
+from vbench.models.modules.tsi import CrossPerceptionTemporalIntegration
 
 
 def _frames_last(module: CrossPerceptionTemporalIntegration, x: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ from vbench.errors import CheckpointError, InputShapeError, VbenchError
 from vbench.models import load_imagenet_trunk
 from vbench.models.bqn import BusyFromQuiet, QuietFromBusy
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict
-from vbench.models.temporal.bqn import MotionBandPass, log_kernel
-from vbench.models.temporal.time_conv import temporal_conv3
+from vbench.models.modules.bqn import MotionBandPass, log_kernel
+from vbench.models.modules.time_conv import temporal_conv3
 from vbench.profiling.flops import count_flops
 
 SIZE = 96  # the smallest input whose layer3/layer4 maps are wider than the band-pass padding

@@ -7,7 +7,7 @@ import vbench
 from official_keys import assert_checkpoint_lands, official_state_dict, randomised_state
 from vbench.errors import InputShapeError, VbenchError
 from vbench.models.checkpoint import apply_checkpoint_filter, load_state_dict
-from vbench.models.temporal.ean import (
+from vbench.models.modules.ean import (
     EventAdaptiveBlock,
     LatentMotionCode,
     LearnableShift,
@@ -16,7 +16,7 @@ from vbench.models.temporal.ean import (
     to_2d,
     to_3d,
 )
-from vbench.models.temporal.shift import temporal_shift
+from vbench.models.modules.shift import temporal_shift
 from vbench.profiling.flops import count_flops
 
 

@@ -5,7 +5,7 @@ import vbench
 from vbench.errors import InputShapeError, VbenchError
 from vbench.models import load_checkpoint
 from vbench.models.eca import RELEASED_KERNELS
-from vbench.models.temporal.eca import EfficientChannelAttention, eca_kernel_size
+from vbench.models.modules.eca import EfficientChannelAttention, eca_kernel_size
 from vbench.models.resnet import refold_frames
 from vbench.profiling.flops import count_flops
 

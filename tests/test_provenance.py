@@ -58,7 +58,7 @@ def test_a_model_fingerprint_follows_its_own_source_file_only(tmp_path, monkeypa
     assert before["model_code"] != after["model_code"]
 
     tsm_files = fingerprint.model_sources(vbench.create_model("tsm_r18"))
-    assert "vbench/models/tsm.py" in tsm_files and "vbench/models/temporal/shift.py" in tsm_files
+    assert "vbench/models/tsm.py" in tsm_files and "vbench/models/modules/shift.py" in tsm_files
     assert not any("p3d" in f or "tea" in f for f in tsm_files)
     p3d_files = fingerprint.model_sources(vbench.create_model("p3d_r18"))
     assert "vbench/models/p3d.py" in p3d_files and "vbench/models/tsm.py" not in p3d_files

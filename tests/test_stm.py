@@ -6,8 +6,8 @@ from torch.nn import functional as F
 import vbench
 from vbench.errors import VbenchError
 from vbench.models.checkpoint import load_state_dict
-from vbench.models.temporal.channelwise import ChannelwiseTemporalConv
-from vbench.models.temporal.stm import ChannelwiseMotion, cstm_temporal_conv
+from vbench.models.modules.channelwise import ChannelwiseTemporalConv
+from vbench.models.modules.stm import ChannelwiseMotion, cstm_temporal_conv
 from vbench.reporting.reported import rows_for
 
 

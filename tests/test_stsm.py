@@ -5,8 +5,8 @@ from torch.nn import functional as F
 import vbench
 from vbench.errors import InputShapeError, VbenchError
 from vbench.models.stsm import stsm_plugins
-from vbench.models.temporal.shift import TemporalShift
-from vbench.models.temporal.stsm import SpatioTemporalShift, spatiotemporal_shift
+from vbench.models.modules.shift import TemporalShift
+from vbench.models.modules.stsm import SpatioTemporalShift, spatiotemporal_shift
 from vbench.profiling.flops import count_flops
 
 

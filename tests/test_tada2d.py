@@ -6,7 +6,7 @@ from torch.nn import functional as F
 import vbench
 from vbench.errors import InputShapeError, VbenchError
 from vbench.models import load_checkpoint
-from vbench.models.temporal.tada import TAdaConv2d, TemporalAggregationNorm, temporal_avg_pool
+from vbench.models.modules.tada import TAdaConv2d, TemporalAggregationNorm, temporal_avg_pool
 from vbench.profiling.flops import count_flops
 
 

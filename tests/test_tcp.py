@@ -5,7 +5,7 @@ from torch import nn
 import vbench
 from vbench.errors import InputShapeError
 from vbench.models import load_checkpoint
-from vbench.models.temporal.tcp import (
+from vbench.models.modules.tcp import (
     TCPHead, TemporalAttention, TemporalChannelAttention, TemporalSpatialAttention, covariance, newton_schulz_sqrt)
 from vbench.profiling.flops import count_flops
 

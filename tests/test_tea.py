@@ -6,8 +6,8 @@ from torch.nn import functional as F
 import vbench
 from vbench.errors import VbenchError
 from vbench.models import load_checkpoint
-from vbench.models.temporal.channelwise import ChannelwiseTemporalConv, channelwise_temporal_conv
-from vbench.models.temporal.tea import MotionExcitation, MultipleTemporalAggregation
+from vbench.models.modules.channelwise import ChannelwiseTemporalConv, channelwise_temporal_conv
+from vbench.models.modules.tea import MotionExcitation, MultipleTemporalAggregation
 from vbench.profiling.flops import count_flops
 from vbench.reporting.reported import rows_for
 

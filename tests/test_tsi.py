@@ -5,12 +5,12 @@ from torch.nn import functional as F
 
 import vbench
 from vbench.errors import InputShapeError, VbenchError
-from vbench.models.temporal.tsi import (
+from vbench.models.modules.tsi import (
     CrossPerceptionTemporalIntegration,
     SalientMotionExcitation,
     TemporalSaliencyIntegration,
 )
-from vbench.models.temporal.shift import temporal_shift
+from vbench.models.modules.shift import temporal_shift
 from vbench.profiling.flops import count_flops
 from vbench.reporting.reported import rows_for
 

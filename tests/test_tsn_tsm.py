@@ -1,7 +1,7 @@
 import torch
 
 import vbench
-from vbench.models.temporal.shift import TemporalShift, temporal_shift
+from vbench.models.modules.shift import TemporalShift, temporal_shift
 
 
 def test_shift_moves_the_right_channels_the_right_way():

@@ -44,7 +44,7 @@ Counting: the band-pass filters' LoG kernels are depthwise convolutions and the 
 filter's 3-tap kernel over a segment's frames an einsum, the resizes bilinear
 interpolations: fvcore counts all of them (conv multiply-adds, 4 per interpolated
 output element). The laterals' 3-tap filter over segments runs as multiply-adds
-(vbench.models.temporal.time_conv, faster than the official permute + conv1d) and is
+(vbench.models.modules.time_conv, faster than the official permute + conv1d) and is
 counted as elementwise ops, 3 per element (0.06 GMACs at 16 x 3 x 256 x 256, where
 vbench counts 121.13 GMACs with BN and 48.14M parameters at 400 classes).
 
@@ -65,9 +65,9 @@ from vbench.errors import CheckpointError, VbenchError
 from vbench.models.contract import replace_linear
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, LAYERS, BlockPlugins, ResNetTrunk
-from vbench.models.temporal.bqn import MotionBandPass
-from vbench.models.temporal.segments import split_segments
-from vbench.models.temporal.shift import TemporalShift
+from vbench.models.modules.bqn import MotionBandPass
+from vbench.models.modules.segments import split_segments
+from vbench.models.modules.shift import TemporalShift
 
 BQN_PAPER = "Busy-Quiet Video Disentangling for Video Classification"
 FRAMES_PER_SEGMENT = 3

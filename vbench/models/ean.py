@@ -65,7 +65,7 @@ from vbench.models.contract import replace_linear
 from vbench.models.heads import ClipHead
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ResNetTrunk
-from vbench.models.temporal.ean import (
+from vbench.models.modules.ean import (
     FRAMES_PER_SEGMENT,
     EanBlockTemporal,
     EventAdaptiveBlock,
@@ -75,7 +75,7 @@ from vbench.models.temporal.ean import (
     to_2d,
     to_3d,
 )
-from vbench.models.temporal.segments import split_segments
+from vbench.models.modules.segments import split_segments
 
 EAN_PAPER = "EAN: Event Adaptive Network for Enhanced Action Recognition"
 

@@ -1,6 +1,6 @@
 """ECA-Net: Efficient Channel Attention for Deep CNNs (Wang et al., CVPR 2020, arXiv 1910.03151).
 
-An ECA module (``vbench.models.temporal.eca``) after the last conv and BN of every
+An ECA module (``vbench.models.modules.eca``) after the last conv and BN of every
 residual block, before the sum with the shortcut (the trunk's ``post`` slot), as in the
 official ``ECABottleneck``/``ECABasicBlock`` (BangguWu/ECANet, ``models/eca_resnet.py``).
 The trunk is torchvision's ResNet layout, stride in the 3x3 conv, as the official code.
@@ -37,7 +37,7 @@ from vbench.errors import VbenchError
 from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ImageResNet, video_resnet
-from vbench.models.temporal.eca import EfficientChannelAttention, eca_kernel_size
+from vbench.models.modules.eca import EfficientChannelAttention, eca_kernel_size
 
 ECA_PAPER = "ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks"
 ECA_CODE = "BangguWu/ECANet"

@@ -20,7 +20,7 @@ choice below is therefore vbench's, taken from the paper's family, with its reas
   resized bilinearly from 14x14 to 16x8 (TransReID's ``resize_pos_embed``).
 - Three stages = the 12 blocks split 4 / 4 / 4 (no reason to favour another split;
   ``stage_depths`` changes it).
-- STA: every block is an STA block (vbench/models/temporal/mstat.py): temporal attention
+- STA: every block is an STA block (vbench/models/modules/mstat.py): temporal attention
   across the T frames for each token position, then the ImageNet block's spatial
   attention within each frame and its MLP: TimeSformer's divided space-time attention
   (Bertasius et al., ICML 2021), the standard way to "run self-attention along the
@@ -61,7 +61,7 @@ from torch import nn
 from vbench.models.contract import replace_linear
 from vbench.models.registry import register_model
 from vbench.models.resnet import fold_frames
-from vbench.models.temporal.mstat import ProxyEmbedding, STABlock, TemporalPatchShuffle
+from vbench.models.modules.mstat import ProxyEmbedding, STABlock, TemporalPatchShuffle
 from vbench.models.vit import PatchEmbed, convert_vit_state_dict, init_vit_weights, resize_pos_embed
 
 MSTAT_PAPER = "Multi-Stage Spatio-Temporal Aggregation Transformer for Video Person Re-identification"

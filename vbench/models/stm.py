@@ -47,7 +47,7 @@ from torch import nn
 from vbench.models.common import require_motion_frames
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
-from vbench.models.temporal.stm import ChannelwiseMotion, cstm_temporal_conv
+from vbench.models.modules.stm import ChannelwiseMotion, cstm_temporal_conv
 
 STM_PAPER = "STM: SpatioTemporal and Motion Encoding for Action Recognition"
 

@@ -4,7 +4,7 @@
 RECONSTRUCTION (``reconstruction=True``): no public code, and the paper's body could not be
 read here; only its abstract (plug-and-play, no added parameters or computation, a shift is
 a convolution with a sparse kernel; evaluated on Kinetics-400 and Something-Something V2).
-The shift itself and its proportions are documented in ``vbench/models/temporal/stsm.py``.
+The shift itself and its proportions are documented in ``vbench/models/modules/stsm.py``.
 Choices made here, with their reasons:
 
 - host: TSN's ResNet (``tsn_r50``) and head, as the issue registers it and as TSM, the
@@ -26,7 +26,7 @@ from torch import nn
 from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
-from vbench.models.temporal.stsm import SpatioTemporalShift
+from vbench.models.modules.stsm import SpatioTemporalShift
 
 STSM_PAPER = "STSM: Spatio-Temporal Shift Module for Efficient Action Recognition"
 

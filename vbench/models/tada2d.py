@@ -1,7 +1,7 @@
 """TAda2D: TAda! Temporally-Adaptive Convolutions for Video Understanding (Huang et al., ICLR 2022).
 
 A 2D ResNet whose spatial 3x3 convs are TAdaConvs (per-frame kernels calibrated from local
-and global temporal context, ``vbench/models/temporal/tada.py``), each followed by the
+and global temporal context, ``vbench/models/modules/tada.py``), each followed by the
 temporal feature aggregation (``BN(y) + BN_pool(avgpool_t(y))``). Read from
 alibaba-mmai-research/TAdaConv: ``configs/pool/backbone/tada2d.yaml``,
 ``tadaconv/models/module_zoo/branches/tada_branch.py``, ``ops/tadaconv.py``,
@@ -44,7 +44,7 @@ from torch import nn
 from vbench.errors import VbenchError
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
-from vbench.models.temporal.tada import TAdaConv2d, TemporalAggregationNorm
+from vbench.models.modules.tada import TAdaConv2d, TemporalAggregationNorm
 
 TADA_PAPER = "TAda! Temporally-Adaptive Convolutions for Video Understanding"
 

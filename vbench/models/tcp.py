@@ -1,6 +1,6 @@
 """TCPNet: Temporal-attentive Covariance Pooling Networks (Gao et al., NeurIPS 2021, arXiv 2110.14381).
 
-The TCP head (``vbench.models.temporal.tcp``: reduction to 128 channels, temporal
+The TCP head (``vbench.models.modules.tcp``: reduction to 128 channels, temporal
 attention, clip covariance, Newton-Schulz square root, classifier on 8256 values) in
 place of global average pooling. It is registered as the head ``"tcp"``, so any trunk
 model takes it: ``create_model("tsm_r50", head="tcp")`` (that keeps the model's own
@@ -39,7 +39,7 @@ from vbench.models.common import tsm_codebase_filter
 from vbench.models.heads import register_head
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, video_resnet
-from vbench.models.temporal.tcp import TCPHead
+from vbench.models.modules.tcp import TCPHead
 from vbench.models.tsm import shift_plugins
 
 TCP_PAPER = "Temporal-attentive Covariance Pooling Networks for Video Recognition"

@@ -2,7 +2,7 @@
 
 Built as the official code builds it (Phoenix1327/tea-action-recognition, ``ops/tea50_8f.py``
 and ``ops/tea50_16f.py``, identical but for the hard-coded frame count; ``ops/models.py``
-for the TSN wrapper). The modules are in ``vbench/models/temporal/tea.py``.
+for the TSN wrapper). The modules are in ``vbench/models/modules/tea.py``.
 
 What the code says (and the paper does not, or says otherwise):
 
@@ -60,7 +60,7 @@ from torch import nn
 from vbench.models.common import require_motion_frames, tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
-from vbench.models.temporal.tea import MotionExcitation, MultipleTemporalAggregation
+from vbench.models.modules.tea import MotionExcitation, MultipleTemporalAggregation
 
 TEA_PAPER = "TEA: Temporal Excitation and Aggregation for Action Recognition"
 _OFFICIAL_BLOCK_KEY = re.compile(r"^(layer\d+\.\d+)\.(me|convs|bns|shifts)\.(.*)$")

@@ -90,7 +90,7 @@ from torch import nn
 from vbench.errors import VbenchError
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
-from vbench.models.temporal.tsi import TemporalSaliencyIntegration
+from vbench.models.modules.tsi import TemporalSaliencyIntegration
 
 TSI_PAPER = "TSI: Temporal Saliency Integration for Video Action Recognition"
 

@@ -24,7 +24,7 @@ from torch import nn
 from vbench.models.common import tsm_codebase_filter
 from vbench.models.registry import register_model
 from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, video_resnet
-from vbench.models.temporal.shift import TemporalShift
+from vbench.models.modules.shift import TemporalShift
 
 TSM_PAPER = "TSM: Temporal Shift Module for Efficient Video Understanding"
 

@@ -24,8 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import InputShapeError
-from vbench.models.temporal.tea import MotionExcitation
-from vbench.models.temporal.time_conv import temporal_conv3
+from vbench.models.modules.tea import MotionExcitation
+from vbench.models.modules.time_conv import temporal_conv3
 
 
 def init_convs(module: nn.Module, skip: tuple[nn.Module, ...] = ()) -> None:

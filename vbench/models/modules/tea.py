@@ -41,7 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.models.attention import AttentionModule
-from vbench.models.temporal.channelwise import ChannelwiseTemporalConv, temporal_difference
+from vbench.models.modules.channelwise import ChannelwiseTemporalConv, temporal_difference
 
 
 class MotionExcitation(AttentionModule):

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vbench.errors import InputShapeError
-from vbench.models.temporal.time_conv import temporal_conv3
+from vbench.models.modules.time_conv import temporal_conv3
 
 
 def log_kernel(size: int, sigma: float) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vbench.models.temporal.channelwise import ChannelwiseTemporalConv, temporal_difference
+from vbench.models.modules.channelwise import ChannelwiseTemporalConv, temporal_difference
 
 
 def cstm_temporal_conv(channels: int, num_frames: int) -> ChannelwiseTemporalConv:

@@ -1,1 +1,0 @@
-"""Temporal plug-in modules that sit in the trunk's block slots (see models/resnet.py)."""
