@@ -60,8 +60,9 @@ def _probe_environment(model: str) -> dict[str, str]:
 class ProbeSupply:
     """Fresh probe processes started one measurement ahead.
 
-    A probe's start (Python, torch, the model files: seconds) is paid while the runner
-    builds the next model and counts its FLOPs, work the CPU contention does not bias;
+    A probe's start (Python, torch, the model files: seconds) is paid while the previous
+    probe measures and the runner builds the next model and counts its FLOPs, work that
+    CPU contention does not bias;
     ``settle`` waits for the started probe to be idle before a latency is timed. Each probe
     is still a fresh process measuring once, so the figures are those of ``cpu_peak_memory``.
     """
@@ -106,6 +107,7 @@ class ProbeSupply:
             return _measure_fresh(request, timeout_s)
         _, process = self._next
         self._next, self._ready = None, False
+        self.prefetch(request["model"])  # the next probe starts while this one measures (no timing runs now)
         try:
             output, errors = process.communicate(json.dumps(request) + "\n", timeout=timeout_s)
         except subprocess.TimeoutExpired:

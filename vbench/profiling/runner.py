@@ -271,8 +271,6 @@ def _measure_batch(record: dict, measured: tuple, request: dict, settings: Profi
         with phases("memory"):
             memory = cuda_peak_memory(run, device) if device.type == "cuda" else \
                 cpu_peak_memory({**request, "compile": False}, supply=supply)
-            if supply is not None:
-                supply.prefetch(request["model"])  # the next measurement's probe starts now
         if device.type != "cuda" and request["compile"]:
             record["notes"].append("CPU memory measured on the eager model (no torch.compile)")
         record.update(peak_memory_mb=_round(memory.mib, 1), memory_method=memory.method)
