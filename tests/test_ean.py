@@ -13,9 +13,8 @@ from vbench.models.modules.ean import (
     LearnableShift,
     MotionExcitation,
     SparseTransformer,
-    to_2d,
-    to_3d,
 )
+from vbench.models.resnet import refold_frames, unfold_frames
 from vbench.models.modules.shift import temporal_shift
 from vbench.profiling.flops import count_flops
 
@@ -118,7 +117,7 @@ def test_event_adaptive_block_generates_a_kernel_per_video():
     block = EventAdaptiveBlock(64, segments=4).eval()
     x = torch.randn(2 * 4, 64, 8, 8)
     with torch.no_grad():
-        compressed = block.compress(to_3d(x, 4))  # the official Conv3d on the 3D layout
+        compressed = block.compress(unfold_frames(x, 4))  # the official Conv3d on the 3D layout
         kernels = block.dynamic_kernel(compressed)
         assert kernels.shape == (2, 16, 16) and not torch.allclose(kernels[0], kernels[1])
         assert not torch.allclose(block(x), x)  # the expand starts small, not at zero
@@ -146,7 +145,8 @@ def test_event_adaptive_block_on_folded_frames_is_the_official_3d_block():
             if tensor.is_floating_point():
                 tensor.uniform_(0.5, 1.5) if tensor.dim() == 1 else tensor.normal_(0, 0.2)
         x = torch.randn(2 * 4, 64, 8, 8)
-        torch.testing.assert_close(block(x), to_2d(_official_eab(block, to_3d(x, 4))), rtol=1e-4, atol=1e-4)
+        official = refold_frames(_official_eab(block, unfold_frames(x, 4)))
+        torch.testing.assert_close(block(x), official, rtol=1e-4, atol=1e-4)
 
 
 def test_sparse_transformer_starts_as_average_pooling():

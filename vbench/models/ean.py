@@ -64,7 +64,7 @@ from vbench.errors import VbenchError
 from vbench.models.contract import replace_linear
 from vbench.models.heads import ClipHead
 from vbench.models.registry import register_model
-from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ResNetTrunk
+from vbench.models.resnet import DEPTHS, BlockPlugins, BlockSpec, ResNetTrunk, refold_frames, unfold_frames
 from vbench.models.modules.ean import (
     FRAMES_PER_SEGMENT,
     EanBlockTemporal,
@@ -72,8 +72,6 @@ from vbench.models.modules.ean import (
     LatentMotionCode,
     SparseTransformer,
     lmc_check_size,
-    to_2d,
-    to_3d,
 )
 from vbench.models.modules.segments import split_segments
 
@@ -111,13 +109,13 @@ class EAN(ResNetTrunk):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Video (N, 3, 5 S, H, W) -> last-stage features (N, C', S, h, w)."""
         frames = self.segment_frames(x)
-        middle = to_2d(frames[:, :, :, FRAMES_PER_SEGMENT // 2])
+        middle = refold_frames(frames[:, :, :, FRAMES_PER_SEGMENT // 2])
         stem = self.maxpool(self.relu(self.bn1(self.conv1(middle))))
         out = self.eab1(self.lmc(frames, stem))
         out = self.eab2(self.layer1(out))
         out = self.eab3(self.layer2(out))
         out = self.eab4(self.layer3(out))
-        return to_3d(self.layer4(out), self.segments)
+        return unfold_frames(self.layer4(out), self.segments)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """(N, C', S, h, w) -> logits: the sparse transformer, then dropout and ``head.fc``."""

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from vbench.errors import InputShapeError
 from vbench.models.modules.tea import MotionExcitation
 from vbench.models.modules.time_conv import temporal_conv3
+from vbench.models.resnet import refold_frames, unfold_frames
 
 
 def init_convs(module: nn.Module, skip: tuple[nn.Module, ...] = ()) -> None:
@@ -39,18 +40,6 @@ def init_convs(module: nn.Module, skip: tuple[nn.Module, ...] = ()) -> None:
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-
-
-def to_3d(x: torch.Tensor, segments: int) -> torch.Tensor:
-    """(N*S, C, H, W) -> (N, C, S, H, W), a view."""
-    ns, c, h, w = x.shape
-    return x.view(ns // segments, segments, c, h, w).transpose(1, 2)
-
-
-def to_2d(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, S, H, W) -> (N*S, C, H, W)."""
-    n, c, s, h, w = x.shape
-    return x.transpose(1, 2).reshape(n * s, c, h, w)
 
 
 # --- inside every bottleneck ---------------------------------------------------------
@@ -178,7 +167,8 @@ class EventAdaptiveBlock(nn.Module):
         separable, pooling pads with -inf) and faster; vbench's pooling count is then
         9 + 3 taps per output instead of 27.
         """
-        pooled = to_2d(F.max_pool3d(to_3d(F.max_pool2d(x, 3, 1, 1), self.segments), (3, 1, 1), 1, (1, 0, 0)))
+        spatial = unfold_frames(F.max_pool2d(x, 3, 1, 1), self.segments)
+        pooled = refold_frames(F.max_pool3d(spatial, (3, 1, 1), 1, (1, 0, 0)))
         return conv_per_frame(self.max_project, pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,11 +176,11 @@ class EventAdaptiveBlock(nn.Module):
         st = conv_per_frame(self.compress, x)
         ns, u, h, w = st.shape
         n, s = ns // self.segments, self.segments
-        kernel = self.dynamic_kernel(to_3d(st, s))
+        kernel = self.dynamic_kernel(unfold_frames(st, s))
         pooled = self.max_branch(st)
         keep, mid, last = torch.split(st, self.splits, dim=1)
-        mid = to_2d(self.temporal(to_3d(mid, s)))
-        last = to_2d(self.temporal_dilated(to_3d(last, s)))
+        mid = refold_frames(self.temporal(unfold_frames(mid, s)))
+        last = refold_frames(self.temporal_dilated(unfold_frames(last, s)))
         st = F.relu(self.norm(torch.cat((keep, mid, last), 1)))
         # the kernel expanded over segments: fvcore's matmul rule reads the batch from the
         # first operand and would count one segment of a broadcast matmul
