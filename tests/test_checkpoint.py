@@ -93,6 +93,9 @@ def test_load_policy_modes_name_the_classifier_and_refuse_before_loading(tmp_pat
         load_with_policy(vbench.create_model("tsm_r18", num_classes=11, num_frames=2), path, "exact")
     partial = load_with_policy(vbench.create_model("tsm_r18", num_classes=11, num_frames=2), path, "partial")
     assert partial.report.missing and partial.report.loaded > 0 and len(partial.sha256) == 16
+    torch.save({"state_dict": source.state_dict()}, path)
+    other = load_with_policy(vbench.create_model("tsm_r18", num_classes=5, num_frames=2), path, "partial")
+    assert other.notes[0] == "checkpoint classifier head.fc.weight (11, 512) not loaded (the model's has shape (5, 512))"
     import torchvision
 
     torch.save(torchvision.models.resnet18().state_dict(), path)  # an ImageNet ResNet: into the trunk

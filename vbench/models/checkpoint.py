@@ -204,9 +204,9 @@ def load_with_policy(model: nn.Module, path: str | Path, mode: str = "exact", *,
         if mode == "exact":
             raise CheckpointError(f"the checkpoint's classifier ({key}) has {theirs[0]} classes but {classes_of} has "
                                   f"{ours[0]}: evaluate it on the dataset it was trained on")
-        if mode == "features":
-            state.pop(key)
-            notes.append(f"checkpoint classifier {key} {theirs} not loaded (features do not use it)")
+        state.pop(key)  # features and partial: the model keeps its own classifier, and the record says so
+        why = "features do not use it" if mode == "features" else f"the model's has shape {ours}"
+        notes.append(f"checkpoint classifier {key} {theirs} not loaded ({why})")
     plan = plan_load(model, state)
     missing = [k for k in plan.missing if not (mode == "features" and in_classifier(k))]
     if mode != "partial" and (missing or plan.unexpected or plan.mismatched):
