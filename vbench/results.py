@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,30 @@ def load_records(path: Path) -> list[dict]:
     return [upgrade_record(r) for r in records]
 
 
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the directory itself, so no lock
+    file is left behind); where the platform has no ``flock`` it holds nothing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one writer per folder, as before
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
 class RecordStore:
     """A table of records identified by ``key`` fields, saved after every change.
 
     ``put`` replaces the record with the same key (a re-measurement, in its place) or
     appends a new one, then rewrites ``<name>.json``, ``<name>.csv`` and ``<name>.md`` atomically.
+    It re-reads the file under a lock on the folder first, so runs started side by side
+    into one ``--out`` each add their record and none is lost.
     """
 
     def __init__(self, directory: str | Path, name: str, key: tuple[str, ...],
@@ -136,13 +156,15 @@ class RecordStore:
 
     def put(self, record: dict) -> None:
         wanted = self.key_of(record)
-        places = [i for i, r in enumerate(self.records) if self.key_of(r) == wanted]
-        if places:  # a re-measurement keeps its row's place
-            self.records[places[0]] = record
-            self.records = [r for i, r in enumerate(self.records) if i not in places[1:]]
-        else:
-            self.records.append(record)
-        self.save()
+        with folder_lock(self.directory):
+            self.records = load_records(self.json_path)  # what other writers added since
+            places = [i for i, r in enumerate(self.records) if self.key_of(r) == wanted]
+            if places:  # a re-measurement keeps its row's place
+                self.records[places[0]] = record
+                self.records = [r for i, r in enumerate(self.records) if i not in places[1:]]
+            else:
+                self.records.append(record)
+            self.save()
 
     def save(self) -> None:
         atomic_write_text(self.json_path, json.dumps(self.records, indent=1) + "\n")
