@@ -8,7 +8,9 @@ For each video and protocol, three runs are interleaved and their medians report
   convert the wanted ones to RGB arrays (what a loader without seeking does);
 - "vbench decode": vbench's reader (packet scan, then seek + decode only what is needed);
 - "vbench pipeline": a full ``VideoDataset`` item (decode, sample, resize, crops,
-  normalise), i.e. what ``vbench eval`` consumes.
+  normalise), i.e. what ``vbench eval`` consumes on the CPU;
+- "pipeline uint8": the same item with ``uint8_views`` (views left uint8), what ``vbench
+  eval`` consumes on a GPU, where the device normalises (``normalise_views``) after the copy.
 The generated videos imitate UCF101 (320x240 MPEG-4 AVI, 25 fps, 7 s) and Kinetics
 (340x256 H.264 MP4, 25 fps, 10 s, x264's default keyframe interval of 250).
 """
@@ -95,17 +97,18 @@ def main() -> None:
         print(f"torch threads 1; PyAV alone decodes with frame threads (AUTO); {args.repeats} interleaved repeats, "
               f"medians; clips/s = videos/s with all views of a video; freed memory kept for reuse: {kept}")
         print(f"{'videos':44s} {'protocol':14s} {'views':>5s} {'PyAV alone':>11s} {'vbench decode':>14s} "
-              f"{'vbench pipeline':>16s}")
+              f"{'vbench pipeline':>16s} {'pipeline uint8':>15s}")
         for group, paths in groups.items():
             records = [VideoRecord(id=p.stem, label=0, path=str(p)) for p in paths]
             index = DatasetIndex("bench", "", None, "test", ["x"], records)
             for preset in args.presets.split(","):
                 dataset = VideoDataset(index, resolve_views(preset))
+                raw = VideoDataset(index, resolve_views(preset), uint8_views=True)
                 plans = []
                 for i, record in enumerate(records):
                     n = PyAVReader(record.path).num_frames
                     plans.append(sorted({f for clip in dataset.clip_indices(i, n) for f in clip}))
-                times = {"alone": [], "decode": [], "pipeline": []}
+                times = {"alone": [], "decode": [], "pipeline": [], "uint8": []}
                 for _ in range(args.repeats):
                     for name in times:
                         start = time.perf_counter()
@@ -117,11 +120,11 @@ def main() -> None:
                                 reader.get(plans[i])
                                 reader.close()
                             else:
-                                assert dataset[i]["video"] is not None
+                                assert (dataset if name == "pipeline" else raw)[i]["video"] is not None
                         times[name].append(len(records) / (time.perf_counter() - start))
                 rates = {k: statistics.median(v) for k, v in times.items()}
                 print(f"{group:44s} {preset:14s} {dataset.views.views:5d} {rates['alone']:11.1f} "
-                      f"{rates['decode']:14.1f} {rates['pipeline']:16.1f}", flush=True)
+                      f"{rates['decode']:14.1f} {rates['pipeline']:16.1f} {rates['uint8']:15.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -96,3 +96,45 @@ def test_a_dataset_built_for_a_model_normalises_with_its_statistics_and_says_so(
     imagenet = build_dataset("synthetic", subset="test", frames=2, **options)
     assert kinetics.describe()["mean"] == info.mean and "mean" not in imagenet.describe()
     assert not torch.equal(kinetics[0]["video"], imagenet[0]["video"])
+
+
+@pytest.mark.parametrize("preset", ["1x1", "tsm-2x3", "kinetics-10x3", "mmaction2-tsn-25x10"])
+def test_uint8_views_normalised_on_the_device_equal_the_loaders_to_the_last_bit(preset):
+    """The GPU path ships uint8 views; normalising them after the move gives the float views."""
+    spec = VIEW_PRESETS[preset].spec
+    unique, rows = _rows(spec, num_frames=90)
+    frames = np.random.default_rng(3).integers(0, 256, size=(90, 240, 320, 3), dtype=np.uint8)[unique]
+    sizes = dict(short_side=spec.short_side, crop_size=spec.crop_size, crops=spec.crops,
+                 three_crop=spec.three_crop, resize=spec.resize, mean=(0.43, 0.4, 0.37), std=(0.23, 0.22, 0.22))
+    raw = T.views_for_test(frames, rows, normalised=False, **sizes)
+    assert raw.dtype == torch.uint8 and raw.is_contiguous()
+    floats = T.views_for_test(frames, rows, **sizes)
+    assert torch.equal(T.normalise_views(raw, sizes["mean"], sizes["std"]), floats)
+    assert torch.equal(T.normalise_views(raw[None], sizes["mean"], sizes["std"])[0], floats)  # a batch of videos
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_uint8_views_normalised_on_cuda_equal_the_loaders():
+    unique, rows = _rows(VIEW_PRESETS["tsm-2x3"].spec, num_frames=90)
+    frames = np.random.default_rng(4).integers(0, 256, size=(90, 240, 320, 3), dtype=np.uint8)[unique]
+    sizes = dict(short_side=256, crop_size=256, crops=3)
+    on_device = T.normalise_views(T.views_for_test(frames, rows, normalised=False, **sizes).cuda())
+    assert torch.equal(on_device.cpu(), T.views_for_test(frames, rows, **sizes))
+
+
+def test_score_views_normalises_uint8_clips_as_the_loader_would(tmp_path):
+    """A dataset built with ``uint8_views`` scores exactly as one that normalises in the loader."""
+    from vbench.data import build_dataset, collate
+    from vbench.evaluation.scoring import score_views
+
+    options = dict(subset="test", views="tsm-2x3", frames=2, videos_per_class=1, size=40)
+    floats = build_dataset("synthetic", **options)
+    raw = build_dataset("synthetic", uint8_views=True, **options)
+    assert raw[0]["video"].dtype == torch.uint8 and floats[0]["video"].dtype == torch.float32
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(5))
+    batch_f, batch_u = collate([floats[0], floats[1]]), collate([raw[0], raw[1]])
+    cpu = torch.device("cpu")
+    expected = score_views(model, batch_f["video"], cpu, torch.float32)
+    assert torch.equal(score_views(model, batch_u["video"], cpu, torch.float32, mean=raw.mean, std=raw.std), expected)
+    with pytest.raises(ValueError, match="mean and std"):
+        score_views(model, batch_u["video"], cpu, torch.float32)

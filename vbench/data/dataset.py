@@ -70,7 +70,8 @@ class VideoDataset(torch.utils.data.Dataset):
 
     def __init__(self, index: DatasetIndex, views: ViewSpec | None = None, *, train: bool = False, seed: int = 0,
                  decoder: str = "pyav", train_crop: str = "multiscale", flip: str | None = None,
-                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None):
+                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
+                 uint8_views: bool = False):
         check_decoder(decoder)
         if train_crop not in T.TRAIN_CROPS:
             raise VbenchError(f"unknown training crop '{train_crop}'; choose one of {', '.join(T.TRAIN_CROPS)}")
@@ -86,6 +87,9 @@ class VideoDataset(torch.utils.data.Dataset):
         self.epoch = 0
         # the input statistics the model's weights expect (ModelInfo.mean/std); ImageNet's by default
         self.mean, self.std = tuple(mean or T.IMAGENET_MEAN), tuple(std or T.IMAGENET_STD)
+        # test views left uint8 for the consumer to normalise on its device (T.normalise_views):
+        # same values, a quarter of the bytes through the loader; training views are always float
+        self.uint8_views = uint8_views
         self._mirror_label = self._flip_map() if flip == "swap" else None
 
     # what eval/train need to know
@@ -169,7 +173,8 @@ class VideoDataset(torch.utils.data.Dataset):
         v = self.views
         if not self.train:
             views = T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops,
-                                     three_crop=v.three_crop, resize=v.resize, mean=self.mean, std=self.std)
+                                     three_crop=v.three_crop, resize=v.resize, mean=self.mean, std=self.std,
+                                     normalised=not self.uint8_views)
             return views, record.label
         mirrored = self.flip != "none" and bool(rng.random() < 0.5)
         video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
@@ -235,7 +240,7 @@ def build_dataset(name: str, root: str | Path | None = None, split: int | None =
                   frames: int | None = None, views: ViewSpec | str | None = None, sampling: str | None = None,
                   train: bool | None = None, seed: int = 0, decoder: str = "pyav", train_crop: str = "multiscale",
                   flip: str | None = None, mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
-                  **dataset_options: Any) -> VideoDataset:
+                  uint8_views: bool = False, **dataset_options: Any) -> VideoDataset:
     """A ready Dataset of split ``split`` (1-based; None = the first) and ``subset`` of ``name``.
 
     ``views``: a ViewSpec or a preset name (``vbench.data.VIEW_PRESETS``; default ``1x1``);
@@ -243,11 +248,13 @@ def build_dataset(name: str, root: str | Path | None = None, split: int | None =
     and gives one randomly cropped (``train_crop``), maybe mirrored view per video;
     ``flip`` is "random", "none" or "swap" (mirror and swap left/right classes; default:
     the dataset's usual recipe). ``mean``/``std``: the normalisation the model expects
-    (``model_info(name).mean``; ImageNet's when None). Other keywords go to the dataset module
+    (``model_info(name).mean``; ImageNet's when None); ``uint8_views`` leaves test views
+    uint8 for ``vbench.data.transforms.normalise_views`` on the device. Other keywords go to the dataset module
     (its options: ``dataset_info(name).options``).
     """
     spec = resolve_views(views, frames=frames, sampling=sampling)
     index = index_dataset(name, root, split, subset, views=spec, **dataset_options)
     return VideoDataset(index, spec, train=subset == "train" if train is None else train, seed=seed,
-                        decoder=decoder, train_crop=train_crop, flip=flip, mean=mean, std=std)
+                        decoder=decoder, train_crop=train_crop, flip=flip, mean=mean, std=std,
+                        uint8_views=uint8_views)
 
