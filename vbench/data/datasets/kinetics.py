@@ -108,7 +108,7 @@ def index_kinetics(root: Path, split: None, subset: str, *, name: str, expected:
 for _classes in (400, 600, 700):
     register_dataset(
         f"kinetics{_classes}", description=f"Kinetics-{_classes}: {_classes} human actions, 10 s YouTube clips",
-        layout=(f"ROOT/{{train,validate}}.csv and clips <youtube_id>_<start:06d>_<end:06d>.mp4 under ROOT "
+        layout=("ROOT/{train,validate}.csv and clips <youtube_id>_<start:06d>_<end:06d>.mp4 under ROOT "
                 "(class folders as downloaded)"),
         source="DeepMind Kinetics release: train.csv / validate.csv (label,youtube_id,time_start,time_end,split)",
         options="csv_file (another CSV), videos (folder of the clips), classes_file (one class a line)",
