@@ -10,7 +10,7 @@ For each video and protocol, three runs are interleaved and their medians report
 - "vbench pipeline": a full ``VideoDataset`` item (decode, sample, resize, crops,
   normalise), i.e. what ``vbench eval`` consumes on the CPU;
 - "pipeline uint8": the same item with ``uint8_views`` (views left uint8), what ``vbench
-  eval`` consumes on a GPU, where the device normalises (``normalise_views``) after the copy.
+  eval`` consumes on a GPU, where the device normalises (``vbench.data.transforms.normalise``) after the copy.
 The generated videos imitate UCF101 (320x240 MPEG-4 AVI, 25 fps, 7 s) and Kinetics
 (340x256 H.264 MP4, 25 fps, 10 s, x264's default keyframe interval of 250).
 """

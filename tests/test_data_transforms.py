@@ -109,8 +109,8 @@ def test_uint8_views_normalised_on_the_device_equal_the_loaders_to_the_last_bit(
     raw = T.views_for_test(frames, rows, normalised=False, **sizes)
     assert raw.dtype == torch.uint8 and raw.is_contiguous()
     floats = T.views_for_test(frames, rows, **sizes)
-    assert torch.equal(T.normalise_views(raw, sizes["mean"], sizes["std"]), floats)
-    assert torch.equal(T.normalise_views(raw[None], sizes["mean"], sizes["std"])[0], floats)  # a batch of videos
+    assert torch.equal(T.normalise(raw, sizes["mean"], sizes["std"]), floats)
+    assert torch.equal(T.normalise(raw[None], sizes["mean"], sizes["std"])[0], floats)  # a batch of videos
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -118,7 +118,7 @@ def test_uint8_views_normalised_on_cuda_equal_the_loaders():
     unique, rows = _rows(VIEW_PRESETS["tsm-2x3"].spec, num_frames=90)
     frames = np.random.default_rng(4).integers(0, 256, size=(90, 240, 320, 3), dtype=np.uint8)[unique]
     sizes = dict(short_side=256, crop_size=256, crops=3)
-    on_device = T.normalise_views(T.views_for_test(frames, rows, normalised=False, **sizes).cuda())
+    on_device = T.normalise(T.views_for_test(frames, rows, normalised=False, **sizes).cuda())
     assert torch.equal(on_device.cpu(), T.views_for_test(frames, rows, **sizes))
 
 

@@ -87,7 +87,7 @@ class VideoDataset(torch.utils.data.Dataset):
         self.epoch = 0
         # the input statistics the model's weights expect (ModelInfo.mean/std); ImageNet's by default
         self.mean, self.std = tuple(mean or T.IMAGENET_MEAN), tuple(std or T.IMAGENET_STD)
-        # test views left uint8 for the consumer to normalise on its device (T.normalise_views):
+        # test views left uint8 for the consumer to normalise on its device (T.normalise):
         # same values, a quarter of the bytes through the loader; training views are always float
         self.uint8_views = uint8_views
         self._mirror_label = self._flip_map() if flip == "swap" else None
@@ -249,7 +249,7 @@ def build_dataset(name: str, root: str | Path | None = None, split: int | None =
     ``flip`` is "random", "none" or "swap" (mirror and swap left/right classes; default:
     the dataset's usual recipe). ``mean``/``std``: the normalisation the model expects
     (``model_info(name).mean``; ImageNet's when None); ``uint8_views`` leaves test views
-    uint8 for ``vbench.data.transforms.normalise_views`` on the device. Other keywords go to the dataset module
+    uint8 for ``vbench.data.transforms.normalise`` on the device. Other keywords go to the dataset module
     (its options: ``dataset_info(name).options``).
     """
     spec = resolve_views(views, frames=frames, sampling=sampling)

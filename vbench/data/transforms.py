@@ -100,12 +100,18 @@ def crop_boxes(height: int, width: int, size: int, crops: int,
 
 def normalise(frames: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN,
               std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
-    """uint8 ``(N, 3, H, W)`` (or ``(3, T, H, W)``) -> float normalised with ``mean`` and ``std``
-    (RGB in [0, 1]: the statistics the model's weights expect, ImageNet's by default)."""
+    """uint8 ``(N, 3, H, W)`` frames, or views ``(..., 3, T, H, W)``, -> float normalised with
+    ``mean`` and ``std`` (RGB in [0, 1]: the statistics the model's weights expect, ImageNet's
+    by default), on the input's device.
+
+    The same float32 operations in the same order as ``views_for_test`` (a uint8 value to
+    float, minus the mean, divided by the std, both on the 0-255 scale; each correctly
+    rounded in IEEE arithmetic on the CPU and on CUDA), so uint8 views normalised here after
+    the copy to a GPU equal the loader's floats bit for bit."""
     shape = (1, 3, 1, 1) if frames.dim() == 4 and frames.shape[1] == 3 else (3, 1, 1, 1)
-    mean_t, std_t = _statistics(tuple(mean), tuple(std))
+    mean_t, std_t = (t.view(shape).to(frames.device) for t in _statistics(tuple(mean), tuple(std)))
     out = frames.float()  # one contiguous copy, then in place
-    return out.sub_(mean_t.view(shape)).div_(std_t.view(shape))
+    return out.sub_(mean_t).div_(std_t)
 
 
 def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
@@ -113,7 +119,7 @@ def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: in
                    mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
                    normalised: bool = True) -> torch.Tensor:
     """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``, normalised with
-    ``mean`` and ``std`` (or left uint8 with ``normalised=False``, for ``normalise_views`` to
+    ``mean`` and ``std`` (or left uint8 with ``normalised=False``, for ``normalise`` to
     finish on the device: a quarter of the bytes to write, share and copy).
 
     The time goes into writing the float output (30 views of 256x256 are 190 MB), so
@@ -148,17 +154,6 @@ def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: in
             out[c, b].copy_(window[c]).sub_(mean_t).div_(std_t)
     return out.view(-1, *out.shape[2:])
 
-
-def normalise_views(video: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN,
-                    std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
-    """uint8 ``(..., 3, T, H, W)`` views -> float32 ``(x - mean) / std`` on the views' device.
-
-    The same float32 operations in the same order as ``views_for_test`` with
-    ``normalised=True`` (a uint8 value to float, minus the mean, divided by the std, both
-    on the 0-255 scale; each correctly rounded in IEEE arithmetic on the CPU and on CUDA),
-    so a view normalised here equals one normalised in the loader bit for bit."""
-    mean_t, std_t = (t.to(video.device) for t in _statistics(tuple(mean), tuple(std)))
-    return video.float().sub_(mean_t).div_(std_t)
 
 
 def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from vbench.data.transforms import normalise_views
+from vbench.data.transforms import normalise
 from vbench.runtime.precision import autocast
 
 
@@ -21,7 +21,7 @@ def score_views(model: torch.nn.Module, video: torch.Tensor, device: torch.devic
     if flat.dtype == torch.uint8:
         if mean is None or std is None:
             raise ValueError("uint8 views need the mean and std to normalise them with")
-        flat = normalise_views(flat, mean, std)
+        flat = normalise(flat, mean, std)
     if channels_last and flat.dim() == 5:
         flat = flat.contiguous(memory_format=torch.channels_last_3d)
     with torch.inference_mode(), autocast(device, dtype):
