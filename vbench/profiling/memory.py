@@ -21,9 +21,11 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -58,68 +60,84 @@ def _probe_environment(model: str) -> dict[str, str]:
 
 
 class ProbeSupply:
-    """Fresh probe processes started one measurement ahead.
+    """Fresh measuring processes without Python's and torch's start each time.
 
-    A probe's start (Python, torch, the model files: seconds) is paid while the previous
-    probe measures and the runner builds the next model and counts its FLOPs, work that
-    CPU contention does not bias;
-    ``settle`` waits for the started probe to be idle before a latency is timed. Each probe
-    is still a fresh process measuring once, so the figures are those of ``cpu_peak_memory``.
+    One server process (``memory_probe --serve``) imports torch and the model files once,
+    started at the run's beginning while the runner builds the first model; each
+    measurement is a child it forks, a fresh process measuring once, so the figures are
+    those of ``cpu_peak_memory`` (tested). The server sits idle on a read while a latency
+    is timed; ``settle`` waits for its imports to finish before the first timing. A model
+    whose plugins need another environment gets a server of its own.
     """
 
     def __init__(self):
-        self._next: tuple[dict, subprocess.Popen] | None = None
-        self._ready = False  # the started probe has said "ready"
-
-    def _start(self, environment: dict[str, str]) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "vbench.profiling.memory_probe", "--wait"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=environment)
+        self._server: tuple[dict, subprocess.Popen, Any] | None = None
+        self._ready = False  # the server has said "ready"
 
     def prefetch(self, model: str) -> None:
-        """Start the probe for ``model``'s measurement (a no-op when one for its environment runs;
-        a model no child can rebuild is left to its measurement, which says why)."""
+        """Have a server for ``model``'s environment started (a no-op when one runs; a model
+        no child can rebuild is left to its measurement, which says why)."""
         try:
             environment = _probe_environment(model)
         except VbenchError:
             return
-        if self._next is not None and self._next[0] == environment and self._next[1].poll() is None:
+        if self._server is not None and self._server[0] == environment and self._server[1].poll() is None:
             return
         self.close()
-        self._next = (environment, self._start(environment))
-        self._ready = False
+        errors = tempfile.TemporaryFile("w+")  # a long-lived process must not fill a pipe nobody reads
+        process = subprocess.Popen([sys.executable, "-m", "vbench.profiling.memory_probe", "--serve"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
+                                   env=environment)
+        self._server, self._ready = (environment, process, errors), False
 
     def settle(self, timeout_s: float = 120) -> None:
-        """Wait until the started probe has done its imports and sits idle."""
-        if self._next is None or self._ready:
+        """Wait until the server has done its imports and sits idle."""
+        if self._server is None or self._ready:
             return
-        process = self._next[1]
-        ready, _, _ = select.select([process.stdout], [], [], timeout_s)
-        if ready and process.stdout.readline().strip() == "ready":
+        if self._answer(timeout_s) == "ready":
             self._ready = True
         else:
             self.close()  # measured by a fresh process instead
 
+    def _answer(self, timeout_s: float) -> str | None:
+        process = self._server[1]
+        ready, _, _ = select.select([process.stdout], [], [], timeout_s)
+        return process.stdout.readline().strip() if ready else None
+
     def measure(self, request: dict, timeout_s: float) -> dict:
         self.prefetch(request["model"])
         self.settle(timeout_s)
-        if self._next is None:
+        if self._server is None:
             return _measure_fresh(request, timeout_s)
-        _, process = self._next
-        self._next, self._ready = None, False
-        self.prefetch(request["model"])  # the next probe starts while this one measures (no timing runs now)
+        process = self._server[1]
         try:
-            output, errors = process.communicate(json.dumps(request) + "\n", timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise RuntimeError(f"memory probe gave no answer in {timeout_s:.0f} s") from None
-        return _result(process.returncode, output, errors)
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            line = self._answer(timeout_s)
+        except OSError:
+            line = None
+        if not line:
+            reason = self._last_error() or f"no answer in {timeout_s:.0f} s"
+            self.close()
+            raise RuntimeError(f"memory probe failed: {reason}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"memory probe failed: {answer['error']}")
+        return answer
+
+    def _last_error(self) -> str | None:
+        errors = self._server[2]
+        errors.seek(0)
+        lines = errors.read().strip().splitlines()
+        return lines[-1] if lines else None
 
     def close(self) -> None:
-        if self._next is not None:
-            self._next[1].kill()
-            self._next[1].communicate()
-            self._next, self._ready = None, False
+        if self._server is not None:
+            _, process, errors = self._server
+            process.kill()
+            process.communicate()
+            errors.close()
+            self._server, self._ready = None, False
 
 
 def _result(returncode: int, output: str, errors: str) -> dict:

@@ -345,7 +345,7 @@ def _profile_models(names: list[str], settings: ProfileSettings, device: torch.d
     """The loop over models and batch sizes; each finished record is stored at once."""
     for name in names:
         if supply is not None:
-            supply.prefetch(name)  # its start overlaps the model's build and FLOP count
+            supply.prefetch(name)  # started once (a new one only for other plugins), during the first build
         requests = [measurement_request(name, settings, b, device) for b in settings.batch_sizes]
         model = costs = None
         model_phases = Phases()
