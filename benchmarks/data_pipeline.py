@@ -9,8 +9,9 @@ For each video and protocol, three runs are interleaved and their medians report
 - "vbench decode": vbench's reader (packet scan, then seek + decode only what is needed);
 - "vbench pipeline": a full ``VideoDataset`` item (decode, sample, resize, crops,
   normalise), i.e. what ``vbench eval`` consumes on the CPU;
-- "pipeline uint8": the same item with ``uint8_views`` (views left uint8), what ``vbench
-  eval`` consumes on a GPU, where the device normalises (``vbench.data.transforms.normalise``) after the copy.
+- "views on device": the same item with ``deferred_views`` (decode, sample, resize; the
+  views are cut and normalised by the GPU after the copy, ``DeferredViews.materialise``),
+  what ``vbench eval`` consumes on a GPU.
 The generated videos imitate UCF101 (320x240 MPEG-4 AVI, 25 fps, 7 s) and Kinetics
 (340x256 H.264 MP4, 25 fps, 10 s, x264's default keyframe interval of 250).
 """
@@ -97,18 +98,18 @@ def main() -> None:
         print(f"torch threads 1; PyAV alone decodes with frame threads (AUTO); {args.repeats} interleaved repeats, "
               f"medians; clips/s = videos/s with all views of a video; freed memory kept for reuse: {kept}")
         print(f"{'videos':44s} {'protocol':14s} {'views':>5s} {'PyAV alone':>11s} {'vbench decode':>14s} "
-              f"{'vbench pipeline':>16s} {'pipeline uint8':>15s}")
+              f"{'vbench pipeline':>16s} {'views on device':>15s}")
         for group, paths in groups.items():
             records = [VideoRecord(id=p.stem, label=0, path=str(p)) for p in paths]
             index = DatasetIndex("bench", "", None, "test", ["x"], records)
             for preset in args.presets.split(","):
                 dataset = VideoDataset(index, resolve_views(preset))
-                raw = VideoDataset(index, resolve_views(preset), uint8_views=True)
+                deferred = VideoDataset(index, resolve_views(preset), deferred_views=True)
                 plans = []
                 for i, record in enumerate(records):
                     n = PyAVReader(record.path).num_frames
                     plans.append(sorted({f for clip in dataset.clip_indices(i, n) for f in clip}))
-                times = {"alone": [], "decode": [], "pipeline": [], "uint8": []}
+                times = {"alone": [], "decode": [], "pipeline": [], "deferred": []}
                 for _ in range(args.repeats):
                     for name in times:
                         start = time.perf_counter()
@@ -120,11 +121,11 @@ def main() -> None:
                                 reader.get(plans[i])
                                 reader.close()
                             else:
-                                assert (dataset if name == "pipeline" else raw)[i]["video"] is not None
+                                assert (dataset if name == "pipeline" else deferred)[i]["video"] is not None
                         times[name].append(len(records) / (time.perf_counter() - start))
                 rates = {k: statistics.median(v) for k, v in times.items()}
                 print(f"{group:44s} {preset:14s} {dataset.views.views:5d} {rates['alone']:11.1f} "
-                      f"{rates['decode']:14.1f} {rates['pipeline']:16.1f} {rates['uint8']:15.1f}", flush=True)
+                      f"{rates['decode']:14.1f} {rates['pipeline']:16.1f} {rates['deferred']:15.1f}", flush=True)
 
 
 if __name__ == "__main__":

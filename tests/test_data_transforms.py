@@ -98,43 +98,61 @@ def test_a_dataset_built_for_a_model_normalises_with_its_statistics_and_says_so(
     assert not torch.equal(kinetics[0]["video"], imagenet[0]["video"])
 
 
-@pytest.mark.parametrize("preset", ["1x1", "tsm-2x3", "kinetics-10x3", "mmaction2-tsn-25x10"])
-def test_uint8_views_normalised_on_the_device_equal_the_loaders_to_the_last_bit(preset):
-    """The GPU path ships uint8 views; normalising them after the move gives the float views."""
+@pytest.mark.parametrize("preset", ["1x1", "tsm-2x3", "kinetics-10x3", "mmaction2-tsn-25x10", "tsm-1x10"])
+@pytest.mark.parametrize("frame_size", [(240, 320), (320, 240), (256, 340)])
+def test_views_cut_on_the_device_equal_the_loaders_to_the_last_bit(preset, frame_size):
+    """The GPU path ships the resized frames and cuts the views there: the same float views."""
     spec = VIEW_PRESETS[preset].spec
     unique, rows = _rows(spec, num_frames=90)
-    frames = np.random.default_rng(3).integers(0, 256, size=(90, 240, 320, 3), dtype=np.uint8)[unique]
+    frames = np.random.default_rng(3).integers(0, 256, size=(90, *frame_size, 3), dtype=np.uint8)[unique]
     sizes = dict(short_side=spec.short_side, crop_size=spec.crop_size, crops=spec.crops,
-                 three_crop=spec.three_crop, resize=spec.resize, mean=(0.43, 0.4, 0.37), std=(0.23, 0.22, 0.22))
-    raw = T.views_for_test(frames, rows, normalised=False, **sizes)
-    assert raw.dtype == torch.uint8 and raw.is_contiguous()
-    floats = T.views_for_test(frames, rows, **sizes)
-    assert torch.equal(T.normalise(raw, sizes["mean"], sizes["std"]), floats)
-    assert torch.equal(T.normalise(raw[None], sizes["mean"], sizes["std"])[0], floats)  # a batch of videos
+                 three_crop=spec.three_crop, resize=spec.resize)
+    stats = dict(mean=(0.43, 0.4, 0.37), std=(0.23, 0.22, 0.22))
+    deferred = T.defer_test_views(frames, rows, **sizes)
+    assert deferred.frames.dtype == torch.uint8 and len(deferred.frames) == len(unique)  # each frame once
+    assert deferred.views == spec.views
+    assert torch.equal(deferred.materialise("cpu", **stats), T.views_for_test(frames, rows, **sizes, **stats))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_uint8_views_normalised_on_cuda_equal_the_loaders():
-    unique, rows = _rows(VIEW_PRESETS["tsm-2x3"].spec, num_frames=90)
+def test_views_cut_on_cuda_equal_the_loaders():
+    unique, rows = _rows(VIEW_PRESETS["tsm-1x10"].spec, num_frames=90)
     frames = np.random.default_rng(4).integers(0, 256, size=(90, 240, 320, 3), dtype=np.uint8)[unique]
-    sizes = dict(short_side=256, crop_size=256, crops=3)
-    on_device = T.normalise(T.views_for_test(frames, rows, normalised=False, **sizes).cuda())
-    assert torch.equal(on_device.cpu(), T.views_for_test(frames, rows, **sizes))
+    sizes = dict(short_side=256, crop_size=224, crops=10)
+    on_device = T.defer_test_views(frames, rows, **sizes).pin_memory().materialise("cuda")
+    assert on_device.is_cuda and torch.equal(on_device.cpu(), T.views_for_test(frames, rows, **sizes))
 
 
-def test_score_views_normalises_uint8_clips_as_the_loader_would(tmp_path):
-    """A dataset built with ``uint8_views`` scores exactly as one that normalises in the loader."""
+def test_score_views_cuts_deferred_views_as_the_loader_would(tmp_path):
+    """A dataset built with ``deferred_views`` scores exactly as one that cuts views in the loader."""
     from vbench.data import build_dataset, collate
     from vbench.evaluation.scoring import score_views
 
     options = dict(subset="test", views="tsm-2x3", frames=2, videos_per_class=1, size=40)
     floats = build_dataset("synthetic", **options)
-    raw = build_dataset("synthetic", uint8_views=True, **options)
-    assert raw[0]["video"].dtype == torch.uint8 and floats[0]["video"].dtype == torch.float32
+    deferred = build_dataset("synthetic", deferred_views=True, **options)
+    assert isinstance(deferred[0]["video"], T.DeferredViews) and floats[0]["video"].dtype == torch.float32
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(5))
-    batch_f, batch_u = collate([floats[0], floats[1]]), collate([raw[0], raw[1]])
+    batch_f, batch_d = collate([floats[0], floats[1]]), collate([deferred[0], deferred[1]])
     cpu = torch.device("cpu")
     expected = score_views(model, batch_f["video"], cpu, torch.float32)
-    assert torch.equal(score_views(model, batch_u["video"], cpu, torch.float32, mean=raw.mean, std=raw.std), expected)
+    assert expected.shape == (2, 6, 5)
+    got = score_views(model, batch_d["video"], cpu, torch.float32, mean=deferred.mean, std=deferred.std)
+    assert torch.equal(got, expected)
     with pytest.raises(ValueError, match="mean and std"):
-        score_views(model, batch_u["video"], cpu, torch.float32)
+        score_views(model, batch_d["video"], cpu, torch.float32)
+
+
+def test_deferred_views_cross_a_dataloader_worker_intact():
+    """Eval's GPU path: DeferredViews made in a worker process, batched by ``collate``."""
+    from vbench.data import build_dataset, collate
+
+    options = dict(subset="test", views="tsm-2x3", frames=2, videos_per_class=1, size=40)
+    floats = build_dataset("synthetic", **options)
+    deferred = build_dataset("synthetic", deferred_views=True, **options)
+    loader = torch.utils.data.DataLoader(deferred, batch_size=2, num_workers=1, collate_fn=collate)
+    batch = next(iter(loader))
+    assert [type(v) for v in batch["video"]] == [T.DeferredViews] * 2
+    for position, index in enumerate(batch["index"].tolist()):
+        cut = batch["video"][position].materialise("cpu", deferred.mean, deferred.std)
+        assert torch.equal(cut, floats[index]["video"])

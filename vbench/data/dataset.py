@@ -71,7 +71,7 @@ class VideoDataset(torch.utils.data.Dataset):
     def __init__(self, index: DatasetIndex, views: ViewSpec | None = None, *, train: bool = False, seed: int = 0,
                  decoder: str = "pyav", train_crop: str = "multiscale", flip: str | None = None,
                  mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
-                 uint8_views: bool = False):
+                 deferred_views: bool = False):
         check_decoder(decoder)
         if train_crop not in T.TRAIN_CROPS:
             raise VbenchError(f"unknown training crop '{train_crop}'; choose one of {', '.join(T.TRAIN_CROPS)}")
@@ -87,9 +87,9 @@ class VideoDataset(torch.utils.data.Dataset):
         self.epoch = 0
         # the input statistics the model's weights expect (ModelInfo.mean/std); ImageNet's by default
         self.mean, self.std = tuple(mean or T.IMAGENET_MEAN), tuple(std or T.IMAGENET_STD)
-        # test views left uint8 for the consumer to normalise on its device (T.normalise):
-        # same values, a quarter of the bytes through the loader; training views are always float
-        self.uint8_views = uint8_views
+        # test views left uncut (T.DeferredViews) for the consumer to cut and normalise on its
+        # device: the same values, the loader only decodes and resizes; training views are always float
+        self.deferred_views = deferred_views
         self._mirror_label = self._flip_map() if flip == "swap" else None
 
     # what eval/train need to know
@@ -172,10 +172,11 @@ class VideoDataset(torch.utils.data.Dataset):
         rows = [[row[i] for i in clip] for clip in clips]
         v = self.views
         if not self.train:
-            views = T.views_for_test(frames, rows, short_side=v.short_side, crop_size=v.crop_size, crops=v.crops,
-                                     three_crop=v.three_crop, resize=v.resize, mean=self.mean, std=self.std,
-                                     normalised=not self.uint8_views)
-            return views, record.label
+            sizes = dict(short_side=v.short_side, crop_size=v.crop_size, crops=v.crops, three_crop=v.three_crop,
+                         resize=v.resize)
+            if self.deferred_views:
+                return T.defer_test_views(frames, rows, **sizes), record.label
+            return T.views_for_test(frames, rows, mean=self.mean, std=self.std, **sizes), record.label
         mirrored = self.flip != "none" and bool(rng.random() < 0.5)
         video = T.train_view(frames[rows[0]], short_side=v.short_side, crop_size=v.crop_size, crop=self.train_crop,
                              mirrored=mirrored, rng=rng, mean=self.mean, std=self.std)
@@ -212,11 +213,14 @@ def _read(reader, indices: list[int]):
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch the readable items; ``skipped`` lists ``{index, id, error}`` of the others.
 
-    ``video`` is ``(B, V, 3, T, S, S)`` or None when no item of the batch was readable.
+    ``video`` is ``(B, V, 3, T, S, S)``, a list of ``DeferredViews`` (a dataset with
+    ``deferred_views``: videos of different sizes cannot be stacked before they are cut), or
+    None when no item of the batch was readable.
     """
     kept = [item for item in items if item["video"] is not None]
+    videos = [item["video"] for item in kept]
     return {
-        "video": _stack([item["video"] for item in kept]) if kept else None,
+        "video": (videos if isinstance(videos[0], T.DeferredViews) else _stack(videos)) if kept else None,
         "label": torch.tensor([item["label"] for item in kept], dtype=torch.long),
         "index": torch.tensor([item["index"] for item in kept], dtype=torch.long),
         "id": [item["id"] for item in kept],
@@ -240,7 +244,7 @@ def build_dataset(name: str, root: str | Path | None = None, split: int | None =
                   frames: int | None = None, views: ViewSpec | str | None = None, sampling: str | None = None,
                   train: bool | None = None, seed: int = 0, decoder: str = "pyav", train_crop: str = "multiscale",
                   flip: str | None = None, mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
-                  uint8_views: bool = False, **dataset_options: Any) -> VideoDataset:
+                  deferred_views: bool = False, **dataset_options: Any) -> VideoDataset:
     """A ready Dataset of split ``split`` (1-based; None = the first) and ``subset`` of ``name``.
 
     ``views``: a ViewSpec or a preset name (``vbench.data.VIEW_PRESETS``; default ``1x1``);
@@ -248,13 +252,13 @@ def build_dataset(name: str, root: str | Path | None = None, split: int | None =
     and gives one randomly cropped (``train_crop``), maybe mirrored view per video;
     ``flip`` is "random", "none" or "swap" (mirror and swap left/right classes; default:
     the dataset's usual recipe). ``mean``/``std``: the normalisation the model expects
-    (``model_info(name).mean``; ImageNet's when None); ``uint8_views`` leaves test views
-    uint8 for ``vbench.data.transforms.normalise`` on the device. Other keywords go to the dataset module
+    (``model_info(name).mean``; ImageNet's when None); ``deferred_views`` leaves test views
+    uncut (``vbench.data.transforms.DeferredViews``), for the device to cut and normalise. Other keywords go to the dataset module
     (its options: ``dataset_info(name).options``).
     """
     spec = resolve_views(views, frames=frames, sampling=sampling)
     index = index_dataset(name, root, split, subset, views=spec, **dataset_options)
     return VideoDataset(index, spec, train=subset == "train" if train is None else train, seed=seed,
                         decoder=decoder, train_crop=train_crop, flip=flip, mean=mean, std=std,
-                        uint8_views=uint8_views)
+                        deferred_views=deferred_views)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -106,21 +107,28 @@ def normalise(frames: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN,
 
     The same float32 operations in the same order as ``views_for_test`` (a uint8 value to
     float, minus the mean, divided by the std, both on the 0-255 scale; each correctly
-    rounded in IEEE arithmetic on the CPU and on CUDA), so uint8 views normalised here after
-    the copy to a GPU equal the loader's floats bit for bit."""
+    rounded in IEEE arithmetic on the CPU and on CUDA), so views cut from uint8 frames on a
+    GPU (``DeferredViews``) equal the loader's floats bit for bit."""
     shape = (1, 3, 1, 1) if frames.dim() == 4 and frames.shape[1] == 3 else (3, 1, 1, 1)
     mean_t, std_t = (t.view(shape).to(frames.device) for t in _statistics(tuple(mean), tuple(std)))
     out = frames.float()  # one contiguous copy, then in place
     return out.sub_(mean_t).div_(std_t)
 
 
+def _test_frames(frames: np.ndarray, clips: list[list[int]], short_side: int, crop_size: int, crops: int,
+                 three_crop: str, resize: str) -> tuple[torch.Tensor, np.ndarray, list[tuple[int, int, bool]]]:
+    """The resized frames ``(N, H, W, 3)`` uint8 (each sampled frame resized once), the
+    clips' rows ``(clips, T)`` and the crop boxes: everything a test view is cut from."""
+    x = resize_short_side(to_tensor(frames), short_side, resize)  # (N, 3, H, W), channels last
+    boxes = crop_boxes(*x.shape[-2:], crop_size, crops, three_crop)
+    return x.permute(0, 2, 3, 1), np.asarray(clips, dtype=np.int64), boxes
+
+
 def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
                    crops: int, three_crop: str = "long-side", resize: str = "pil",
-                   mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
-                   normalised: bool = True) -> torch.Tensor:
-    """``(clips x crops, 3, T, S, S)`` views; ``clips`` index rows of ``frames``, normalised with
-    ``mean`` and ``std`` (or left uint8 with ``normalised=False``, for ``normalise`` to
-    finish on the device: a quarter of the bytes to write, share and copy).
+                   mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
+    """``(clips x crops, 3, T, S, S)`` float views; ``clips`` index rows of ``frames``,
+    normalised with ``mean`` and ``std``.
 
     The time goes into writing the float output (30 views of 256x256 are 190 MB), so
     everything before that stays uint8: each frame is resized once, the clips' frames are
@@ -129,31 +137,72 @@ def views_for_test(frames: np.ndarray, clips: list[list[int]], *, short_side: in
     while it is still in cache (one op over all views, 190 MB, ran 1.7x slower). The
     result is bit-identical to normalising whole frames first: cropping, gathering and
     flipping only move values, and each element still gets ``(x - mean) / std`` in float32.
+    ``DeferredViews`` cuts the same views on a GPU instead.
     """
-    x = resize_short_side(to_tensor(frames), short_side, resize)  # (N, 3, H, W)
-    h, w = x.shape[-2:]
-    boxes = crop_boxes(h, w, crop_size, crops, three_crop)
-    rows = np.asarray(clips, dtype=np.int64)  # (clips, T)
-    pixels = x.permute(0, 2, 3, 1)  # (N, H, W, 3): whole-frame rows to gather
+    pixels, rows, boxes = _test_frames(frames, clips, short_side, crop_size, crops, three_crop, resize)
+    h, w = pixels.shape[1:3]
     if not np.array_equal(rows.ravel(), np.arange(len(pixels))):  # one clip of distinct frames needs no gather
         # numpy's gather is a copy per row; torch's index_select, threaded on this small a copy,
         # took 50 ms instead of 1 on a loaded 2-core CPU
         pixels = torch.from_numpy(np.take(pixels.numpy(), rows.ravel(), axis=0))
     gathered = pixels.reshape(*rows.shape, h, w, 3).permute(0, 4, 1, 2, 3)
-    out = torch.empty(len(clips), len(boxes), 3, rows.shape[1], crop_size, crop_size,
-                      dtype=torch.float32 if normalised else torch.uint8)
+    out = torch.empty(len(clips), len(boxes), 3, rows.shape[1], crop_size, crop_size)
     mean_t, std_t = _statistics(tuple(mean), tuple(std))
     for b, (top, left, mirrored) in enumerate(boxes):
         window = gathered[..., top:top + crop_size, left:left + crop_size]  # (C, 3, T, S, S), no copy
         if mirrored:
             window = window.flip(-1)
-        if not normalised:
-            out[:, b].copy_(window)
-            continue
         for c in range(len(clips)):
             out[c, b].copy_(window[c]).sub_(mean_t).div_(std_t)
     return out.view(-1, *out.shape[2:])
 
+
+@dataclass
+class DeferredViews:
+    """A video's test views, not yet cut: the resized frames (uint8 ``(N, H, W, 3)``), the
+    clips' rows and the crop boxes. ``materialise`` cuts and normalises them where they
+    are, so a GPU does it after the copy.
+
+    Why: with many views the CPU's work is the views, not the decoding (30 views of
+    256x256 are 47 MB of uint8 cut from 17 MB of frames, 190 MB once float), and a GPU
+    cuts them in microseconds. The loader then only decodes and resizes, and moves the
+    frames once. The views equal ``views_for_test``'s to the last bit (the same moves of
+    values, the same float32 ``(x - mean) / std``; tested).
+    """
+
+    frames: torch.Tensor
+    rows: torch.Tensor  # (clips, T) indices into frames
+    boxes: torch.Tensor  # (crops, 3): top, left, mirrored
+    crop_size: int
+
+    @property
+    def views(self) -> int:
+        return len(self.rows) * len(self.boxes)
+
+    def pin_memory(self) -> DeferredViews:
+        """For the DataLoader's ``pin_memory``: the frames in page-locked memory."""
+        return DeferredViews(self.frames.pin_memory(), self.rows, self.boxes, self.crop_size)
+
+    def materialise(self, device: torch.device | str = "cpu", mean: tuple[float, ...] = IMAGENET_MEAN,
+                    std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
+        """``(views, 3, T, S, S)`` float views on ``device``, in ``views_for_test``'s order."""
+        frames = self.frames.to(device, non_blocking=True)
+        clips = frames[self.rows.to(device)]  # (C, T, H, W, 3)
+        size = self.crop_size
+        crops = []
+        for top, left, mirrored in self.boxes.tolist():
+            window = clips[:, :, top:top + size, left:left + size]
+            crops.append(window.flip(-2) if mirrored else window)
+        views = torch.stack(crops, 1).permute(0, 1, 5, 2, 3, 4).contiguous()  # (C, crops, 3, T, S, S) uint8
+        return normalise(views.flatten(0, 1), mean, std)
+
+
+def defer_test_views(frames: np.ndarray, clips: list[list[int]], *, short_side: int, crop_size: int,
+                     crops: int, three_crop: str = "long-side", resize: str = "pil") -> DeferredViews:
+    """``views_for_test``'s views as ``DeferredViews``: only the resize runs here."""
+    pixels, rows, boxes = _test_frames(frames, clips, short_side, crop_size, crops, three_crop, resize)
+    return DeferredViews(pixels.contiguous(), torch.from_numpy(rows),
+                         torch.tensor(boxes, dtype=torch.int64).view(-1, 3), crop_size)
 
 
 def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,

@@ -177,9 +177,9 @@ def evaluate(settings: EvalSettings, *, on_progress: Callable[[int, int, float],
         expects = model_info(resolve_depth(settings.model, settings.depth))  # the input statistics of its weights
         dataset = build_dataset(settings.dataset, settings.root, settings.split, settings.subset, views=views,
                                 train=False, decoder=settings.decoder, mean=expects.mean, std=expects.std,
-                                # on a GPU the loader ships uint8 and the device normalises (a quarter of the
-                                # bytes to write, share and pin); on the CPU the workers normalise in parallel
-                                uint8_views=device.type == "cuda", **settings.dataset_options)
+                                # on a GPU the loader only decodes and resizes, and the device cuts and
+                                # normalises the views; on the CPU the workers cut them in parallel
+                                deferred_views=device.type == "cuda", **settings.dataset_options)
         torch.manual_seed(settings.weights_seed)  # without a checkpoint, every process and run has the same weights
         model = create_model(settings.model, num_classes=dataset.num_classes, num_frames=views.frames,
                              depth=settings.depth)
