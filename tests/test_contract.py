@@ -78,6 +78,20 @@ def test_every_model_keeps_the_contract(name):
 
 
 @pytest.mark.parametrize("name", list_models())
+def test_every_model_runs_channels_last_to_the_same_logits(name):
+    """`profile --channels-last` and `--optimize` lay weights and activations out
+    channels-last: a model must not assume a contiguous layout (TCP's attention once
+    called .view on it and failed)."""
+    from vbench.profiling.execution import channels_last_weights
+
+    model, info, x = build(name)
+    with torch.inference_mode():
+        plain = model(x)
+        laid_out = channels_last_weights(model)(x)
+    assert torch.allclose(laid_out, plain, rtol=1e-4, atol=1e-4 * plain.abs().max().item())
+
+
+@pytest.mark.parametrize("name", list_models())
 def test_every_model_says_its_input_normalisation_and_test_views(name):
     info = model_info(name)
     assert len(info.mean) == len(info.std) == 3 and all(0 < s < 1 for s in info.std)

@@ -113,7 +113,7 @@ class TemporalSpatialAttention(nn.Module):
         """(N*T, C, h, w) -> (N*T, h*w, C), taking the given frame of each clip."""
         nt, c = y.shape[:2]
         if frames is not None:
-            y = y.view(nt // self.num_frames, self.num_frames, -1).index_select(1, frames)
+            y = y.reshape(nt // self.num_frames, self.num_frames, -1).index_select(1, frames)  # any layout
         return y.reshape(nt, c, -1).transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
