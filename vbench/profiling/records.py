@@ -60,18 +60,19 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
 
 
 OPTIMIZED_CONVENTION = ("Optimised: BatchNorm folded into the conv feeding it (exact pairs only, checked on "
-                        "logits), channels-last where a timing in the run found it not slower, torch.compile where "
-                        "it compiled (compile time apart), inference mode (the eager column runs under it too); "
+                        "logits), channels-last and torch.compile each where a timing in the run found it not slower "
+                        "(compile time apart), inference mode (the eager column runs under it too); "
                         "speedup = eager / optimised latency; max logit diff = largest |optimised - eager| logit on "
-                        "the same input; params, GFLOPs and peak memory are of the eager model")
+                        "the same input, beside the eager model's own |float32 - float64| gap; params, GFLOPs and "
+                        "peak memory are of the eager model")
 
 
 def optimized_fields() -> dict:
     """The fields an ``--optimize`` record adds to ``base_record``'s, empty."""
     return {"optimize": True, "optimizations": None, "bn_folded": None, "batchnorms": None,
             "channels_last_trial": None, "compiled": None, "compile_error": None, "compile_s": None,
-            "compile_warmup_calls": None,
-            "max_logit_diff": None, "optimized_latency_ms": None, "optimized_latency_iqr_ms": None,
+            "compile_warmup_calls": None, "compile_trial": None,
+            "max_logit_diff": None, "eager_fp64_diff": None, "optimized_latency_ms": None, "optimized_latency_iqr_ms": None,
             "optimized_latency_runs": None, "optimized_timing_method": None, "optimized_cpu_share": None,
             "optimized_latency_stable": None, "optimized_throughput": None, "speedup": None,
             "optimized_convention": OPTIMIZED_CONVENTION}
@@ -155,7 +156,12 @@ def optimizations_cell(record: dict) -> str:
     parts = [f"BN {record['bn_folded']}/{record['batchnorms']} folded"] if record.get("batchnorms") else []
     if "channels_last" in record["optimizations"]:
         parts.append("channels-last")
-    parts.append("compiled" if record.get("compiled") else "not compiled (compile_error)")
+    if record.get("compiled"):
+        parts.append("compiled")
+    elif (record.get("compile_trial") or {}).get("kept") is False:
+        parts.append("compiled, not kept: slower")
+    else:
+        parts.append("not compiled (compile_error)")
     return ", ".join(parts)
 
 
@@ -166,7 +172,7 @@ def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     columns = ["Model", "Input", "Batch", "Params (M)", "GFLOPs/view", "Latency ms (IQR)",
                "Clips/s", "Peak mem (MiB)", "Device", "Precision", "Status"]
     if optimized:
-        columns[6:6] = ["Optimised ms (IQR)", "Speedup", "Max logit diff", "Optimisations"]
+        columns[6:6] = ["Optimised ms (IQR)", "Speedup", "Max logit diff", "fp32 vs fp64", "Optimisations"]
     rows = []
     for r in records:
         frames = f"{r['frames']}x" if r.get("frames") else ""
@@ -178,9 +184,10 @@ def profile_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
                _num(r.get("gflops"), 2), latency_cell(r), _num(r.get("throughput"), 2),
                _num(r.get("peak_memory_mb"), 0), r.get("device_name") or r["device"], r["precision"], status]
         if optimized:
-            diff = r.get("max_logit_diff")
+            diff, rounding = r.get("max_logit_diff"), r.get("eager_fp64_diff")
             row[6:6] = [optimized_latency_cell(r), _num(r.get("speedup"), 2) + ("x" if r.get("speedup") else ""),
-                        "-" if diff is None else f"{diff:.1e}", optimizations_cell(r)]
+                        "-" if diff is None else f"{diff:.1e}", "-" if rounding is None else f"{rounding:.1e}",
+                        optimizations_cell(r)]
         rows.append(row)
     return columns, rows
 
