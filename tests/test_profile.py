@@ -197,3 +197,14 @@ def test_flop_counts_are_cached_under_the_model_and_input_and_give_the_same_figu
     assert recounted["flops_cached"] is False and recounted["gflops"] == counted["gflops"]
     [fresh] = profile(["tsm_r18"], ProfileSettings(metrics=("flops",), flop_cache=False, **FAST), out_dir=None)
     assert fresh["flops_cached"] is False
+
+
+def test_a_paired_ratio_finds_a_known_speed_ratio():
+    """Two functions timed alternately: their ratio, whatever the machine does meanwhile."""
+    import time
+
+    from vbench.profiling.timing import paired_ratio
+
+    ratio = paired_ratio(lambda: time.sleep(0.006), lambda: time.sleep(0.002), rounds=5, block_s=0.02)
+    assert ratio.rounds == 5 and ratio.q1 <= ratio.median <= ratio.q3
+    assert 2.0 < ratio.median < 3.2  # 6 ms / 2 ms, less the sleeps' overshoot

@@ -105,7 +105,8 @@ def test_a_model_that_does_not_compile_is_recorded_not_a_crash(tmp_path, monkeyp
     assert ("channels_last" in record["optimizations"]) == trial["kept"]
     assert 0 <= record["max_logit_diff"] < 1e-4
     assert record["latency_ms"] > 0 and record["optimized_latency_ms"] > 0
-    assert record["speedup"] == pytest.approx(record["latency_ms"] / record["optimized_latency_ms"], rel=2e-3)
+    low, high = record["speedup_iqr"]  # eager and optimised timed alternately, not minutes apart
+    assert 0 < low <= record["speedup"] <= high and "alternately" in record["speedup_method"]
     assert record["params_m"] == pytest.approx(11.18, abs=0.3)  # the eager model's (BN included)
     assert record["fingerprint"] and record["git_rev"] is not None and record["optimize"] is True
     stored = json.loads((tmp_path / "profile-optimized.json").read_text())

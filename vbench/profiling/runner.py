@@ -207,14 +207,15 @@ def _fill_rates(record: dict) -> None:
         record["peak_fraction"] = _round(achieved / record["device_peak_gflops_per_s"], 4)
 
 
-def _time_optimized(record: dict, model: torch.nn.Module, inputs: torch.Tensor, request: dict,
-                    settings: ProfileSettings, device: torch.device) -> None:
+def _time_optimized(record: dict, measured: tuple, request: dict, settings: ProfileSettings,
+                    device: torch.device) -> None:
     """Deploy-mode latency beside the eager one (``optimize.py``), in the same record."""
     from vbench.profiling import load
     from vbench.profiling.optimize import optimize_for_inference
     from vbench.profiling.records import CPU_SHARE_MIN
-    from vbench.profiling.timing import measure_latency
+    from vbench.profiling.timing import measure_latency, paired_ratio
 
+    model, inputs, eager_run = measured
     optimized = optimize_for_inference(model, inputs, device, request["precision"],
                                        trial_budget_s=min(2.0, settings.time_budget_s / 4))
 
@@ -239,14 +240,11 @@ def _time_optimized(record: dict, model: torch.nn.Module, inputs: torch.Tensor, 
                   optimized_latency_runs=latency.runs, optimized_timing_method=latency.method,
                   optimized_cpu_share=share if device.type == "cpu" else None, optimized_latency_stable=stable,
                   optimized_throughput=_round(request["batch_size"] / (latency.median_ms / 1e3), 3))
-    _fill_speedup(record)
+    # the speed-up from neighbouring blocks of both: the two latencies above are minutes apart
+    paired = paired_ratio(eager_run, optimized.run)
+    record.update(speedup=_round(paired.median, 3), speedup_iqr=[_round(paired.q1, 3), _round(paired.q3, 3)],
+                  speedup_method=paired.method)
     record["notes"] += optimized.notes
-
-
-def _fill_speedup(record: dict) -> None:
-    """Eager over optimised latency (again after the eager one is re-measured)."""
-    if record.get("latency_ms") and record.get("optimized_latency_ms"):
-        record["speedup"] = _round(record["latency_ms"] / record["optimized_latency_ms"], 3)
 
 
 def _measure_batch(record: dict, measured: tuple, request: dict, settings: ProfileSettings,
@@ -279,7 +277,7 @@ def _measure_batch(record: dict, measured: tuple, request: dict, settings: Profi
         if supply is not None:
             supply.settle()
         with phases("optimize"):
-            _time_optimized(record, model, inputs, request, settings, device)
+            _time_optimized(record, measured, request, settings, device)
 
 
 def _failure(record: dict, error: BaseException) -> dict:
@@ -422,7 +420,6 @@ def _remeasure_unstable(records: list[dict], settings: ProfileSettings, device: 
             record["notes"].append(f"re-measuring the unstable latency failed: {type(error).__name__}: {error}")
         record["first_latency"] = first
         _fill_rates(record)
-        _fill_speedup(record)
         changed.append(record)
     changed += judge_stability(records)
     if store is not None:

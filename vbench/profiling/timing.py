@@ -90,3 +90,38 @@ def _cuda_latency(fn: Callable[[], object], device: torch.device, budget_s: floa
                     break
     q1, median, q3 = _quartiles(times)
     return Latency(median, q3 - q1, len(times), f"CUDA events, synchronised, {len(times)} runs", times)
+
+
+@dataclass
+class PairedRatio:
+    median: float
+    q1: float
+    q3: float
+    rounds: int
+    method: str
+
+
+def paired_ratio(numerator: Callable[[], object], denominator: Callable[[], object], *, rounds: int = 7,
+                 block_s: float = 0.25) -> PairedRatio:
+    """Median over ``rounds`` of time(numerator) / time(denominator), the two timed
+    alternately (the order swapped every round), each side a block of calls of about
+    ``block_s``. Latencies measured minutes apart on a shared machine can differ by a
+    third; a ratio of neighbouring blocks is what a speed-up is. ``fn`` synchronises its
+    device itself (as the profile's ``run`` does)."""
+    start = time.perf_counter()
+    denominator()
+    calls = max(1, round(block_s / max(time.perf_counter() - start, 1e-6)))
+    ratios = []
+    for round_index in range(rounds):
+        seconds = {}
+        order = (numerator, denominator) if round_index % 2 == 0 else (denominator, numerator)
+        for fn in order:
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            seconds[fn] = time.perf_counter() - start
+        ratios.append(seconds[numerator] / seconds[denominator])
+    q1, median, q3 = _quartiles(ratios)
+    return PairedRatio(median, q1, q3, rounds,
+                       f"median of {rounds} rounds of eager / optimised time, timed alternately, "
+                       f"{calls} call{'s' if calls > 1 else ''} a side a round")
