@@ -41,8 +41,9 @@ def profile_command(
     channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last memory format."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model before timing."),
     optimize: bool = typer.Option(False, "--optimize", help="Also time the deploy-mode model (BN folded, "
-                                  "channels-last where faster, torch.compile, inference mode) beside the eager "
-                                  "one; records go to profile-optimized.json/.csv/.md."),
+                                  "channels-last and torch.compile each where not slower, inference mode) beside "
+                                  "the eager one, with the speed-up from alternated timings; records go to "
+                                  "profile-optimized.json/.csv/.md."),
     depth: int = typer.Option(None, "--depth", help="ResNet depth (18/34/50/101) where a model allows it."),
     metrics: str = typer.Option("params,flops,latency,memory", "--metrics", help="Any subset, comma-separated."),
     peak: bool = typer.Option(False, "--peak", help="Also measure the device's matmul peak and the fraction reached."),
