@@ -165,7 +165,7 @@ def _compile_if_faster(folded: nn.Module, run_eager: Callable, inputs: torch.Ten
     try:
         compiled = measure_latency(run, device, warmup=1, budget_s=budget_s)
     except Exception as error:  # the compiled model broke after its warm-up
-        result.compiled, result.compile_error = False, f"failed after compiling: {one_line(error)}"
+        result.give_up_compile(error)
         return run_eager
     eager = measure_latency(run_eager, device, warmup=1, budget_s=budget_s)
     keep = compiled.median_ms <= eager.median_ms

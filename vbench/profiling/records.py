@@ -62,8 +62,8 @@ def base_record(request: dict, device: torch.device, notes: list[str]) -> dict:
 OPTIMIZED_CONVENTION = ("Optimised: BatchNorm folded into the conv feeding it (exact pairs only, checked on "
                         "logits), channels-last and torch.compile each where a timing in the run found it not slower "
                         "(compile time apart), inference mode (the eager column runs under it too); "
-                        "speedup = median of per-round eager / optimised time, the two timed alternately; max logit diff = largest |optimised - eager| logit on "
-                        "the same input, beside the eager model's own |float32 - float64| gap; params, GFLOPs and "
+                        "speedup = median of per-round eager / optimised time, the two timed alternately; "
+                        "max logit diff = largest |optimised - eager| logit on the same input, beside the eager model's own |float32 - float64| gap; params, GFLOPs and "
                         "peak memory are of the eager model")
 
 
@@ -72,7 +72,8 @@ def optimized_fields() -> dict:
     return {"optimize": True, "optimizations": None, "bn_folded": None, "batchnorms": None,
             "channels_last_trial": None, "compiled": None, "compile_error": None, "compile_s": None,
             "compile_warmup_calls": None, "compile_trial": None,
-            "max_logit_diff": None, "eager_fp64_diff": None, "optimized_latency_ms": None, "optimized_latency_iqr_ms": None,
+            "max_logit_diff": None, "eager_fp64_diff": None,
+            "optimized_latency_ms": None, "optimized_latency_iqr_ms": None,
             "optimized_latency_runs": None, "optimized_timing_method": None, "optimized_cpu_share": None,
             "optimized_latency_stable": None, "optimized_throughput": None, "speedup": None,
             "speedup_iqr": None, "speedup_method": None,

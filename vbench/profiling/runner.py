@@ -243,7 +243,7 @@ def _time_optimized(record: dict, measured: tuple, request: dict, settings: Prof
     # the speed-up from neighbouring blocks of both: the two latencies above are minutes apart
     paired = paired_ratio(eager_run, optimized.run)
     record.update(speedup=_round(paired.median, 3), speedup_iqr=[_round(paired.q1, 3), _round(paired.q3, 3)],
-                  speedup_method=paired.method)
+                  speedup_method=f"eager / optimised: {paired.method}")
     record["notes"] += optimized.notes
 
 

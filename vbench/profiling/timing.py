@@ -111,17 +111,17 @@ def paired_ratio(numerator: Callable[[], object], denominator: Callable[[], obje
     start = time.perf_counter()
     denominator()
     calls = max(1, round(block_s / max(time.perf_counter() - start, 1e-6)))
+    sides = (numerator, denominator)
     ratios = []
     for round_index in range(rounds):
-        seconds = {}
-        order = (numerator, denominator) if round_index % 2 == 0 else (denominator, numerator)
-        for fn in order:
+        seconds = [0.0, 0.0]
+        for side in ((0, 1) if round_index % 2 == 0 else (1, 0)):
             start = time.perf_counter()
             for _ in range(calls):
-                fn()
-            seconds[fn] = time.perf_counter() - start
-        ratios.append(seconds[numerator] / seconds[denominator])
+                sides[side]()
+            seconds[side] = time.perf_counter() - start
+        ratios.append(seconds[0] / seconds[1])
     q1, median, q3 = _quartiles(ratios)
     return PairedRatio(median, q1, q3, rounds,
-                       f"median of {rounds} rounds of eager / optimised time, timed alternately, "
+                       f"median of {rounds} rounds of one time over the other, the two timed alternately, "
                        f"{calls} call{'s' if calls > 1 else ''} a side a round")
